@@ -1,0 +1,56 @@
+/* natter-peer-session.h: one WebRTC connection (webrtcbin) to one contact, transport-agnostic. */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#include "natter-ice-config.h"
+#include "natter-types.h"
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  NATTER_SESSION_NEW,
+  NATTER_SESSION_CONNECTING,
+  NATTER_SESSION_CONNECTED,     /* the chat channel is open */
+  NATTER_SESSION_DISCONNECTED,  /* ICE lost, channel closed or the peer said "bye" */
+  NATTER_SESSION_FAILED,        /* ICE failed or no connection within the timeout */
+  NATTER_SESSION_CLOSED,        /* natter_peer_session_close(); final */
+} NatterSessionState;
+
+#define NATTER_TYPE_SESSION_STATE (natter_session_state_get_type ())
+GType natter_session_state_get_type (void) G_GNUC_CONST;
+
+#define NATTER_TYPE_PEER_SESSION (natter_peer_session_get_type ())
+
+G_DECLARE_FINAL_TYPE (NatterPeerSession, natter_peer_session, NATTER, PEER_SESSION, GObject)
+
+/* How long an attempt may take from offer to an open chat channel. */
+#define NATTER_PEER_SESSION_CONNECT_TIMEOUT_MS 15000
+
+NatterPeerSession  *natter_peer_session_new                  (const char         *local_peer_id,
+                                                              const char         *remote_peer_id,
+                                                              NatterIceConfig    *ice);
+void                natter_peer_session_connect              (NatterPeerSession  *self);
+void                natter_peer_session_handle_signal        (NatterPeerSession  *self,
+                                                              const char         *type,
+                                                              const char         *session_id,
+                                                              JsonObject         *body);
+gboolean            natter_peer_session_send                 (NatterPeerSession  *self,
+                                                              GBytes             *frame,
+                                                              GError            **error);
+guint64             natter_peer_session_get_buffered_amount  (NatterPeerSession  *self);
+void                natter_peer_session_set_buffered_amount_low_threshold
+                                                             (NatterPeerSession  *self,
+                                                              guint64             threshold);
+void                natter_peer_session_close                (NatterPeerSession  *self);
+
+NatterSessionState  natter_peer_session_get_state            (NatterPeerSession  *self);
+gboolean            natter_peer_session_is_polite            (NatterPeerSession  *self);
+const char         *natter_peer_session_get_local_peer_id    (NatterPeerSession  *self);
+const char         *natter_peer_session_get_remote_peer_id   (NatterPeerSession  *self);
+const char         *natter_peer_session_get_session_id       (NatterPeerSession  *self);
+const char         *natter_peer_session_get_local_fingerprint  (NatterPeerSession *self);
+const char         *natter_peer_session_get_remote_fingerprint (NatterPeerSession *self);
+
+G_END_DECLS
