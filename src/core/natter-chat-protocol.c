@@ -459,7 +459,7 @@ newest_message (NatterChatProtocol *self,
 {
   if (!conv->newest_loaded)
     {
-      conv->newest = natter_store_get_newest_message (self->store, conv->id, NULL);
+      conv->newest = natter_store_get_last_message (self->store, conv->id, NULL);
       conv->newest_loaded = TRUE;
     }
   return conv->newest;
@@ -563,7 +563,7 @@ handle_messages (NatterChatProtocol  *self,
     }
   if (!natter_store_commit (self->store, error))
     {
-      natter_store_rollback (self->store, NULL);
+      natter_store_rollback (self->store);
       conv->newest_loaded = FALSE;
       g_clear_object (&conv->newest);
       return FALSE;

@@ -625,6 +625,7 @@ static void
 presence_changed_cb (NatterClient    *self,
                      const char      *peer_id,
                      gboolean         online,
+                     gint64           epoch,
                      NatterSignaling *signaling)
 {
   NatterContact *contact = natter_client_lookup_contact (self, peer_id);

@@ -42,9 +42,10 @@
  *   - a payload over 65536 bytes (NATTER_ERROR_TOO_LARGE), before anything else;
  *   - an unknown magic, a sealed payload that does not open with its key,
  *     a sealed payload whose inner frame is not "NTR1";
- *   - T that is not strict JSON: invalid UTF-8, NUL anywhere (also as
- *     \u0000), unpaired surrogate escapes, comments, trailing commas, leading
- *     zeros, nesting deeper than 32 (checked before the tree is built),
+ *   - T that is not strict JSON (natter_json_parse_object): invalid UTF-8,
+ *     NUL anywhere (also as \u0000), unpaired surrogate escapes, comments,
+ *     trailing commas, leading zeros, nesting deeper than 32 (checked before
+ *     the tree is built),
  *     duplicate member names in any object, trailing bytes, an integer
  *     (no fraction or exponent) outside the signed 64-bit range, any other
  *     number that is not a finite IEEE 754 double;
@@ -59,7 +60,6 @@
  * by the signaling layer, not here.
  */
 
-#include <errno.h>
 #include <math.h>
 #include <string.h>
 
@@ -67,6 +67,7 @@
 
 #include "natter-envelope.h"
 #include "natter-error.h"
+#include "natter-json.h"
 
 #define MAGIC_SIGNED   "NTR1"
 #define MAGIC_SEALED   "NTS1"
@@ -92,11 +93,11 @@ G_DEFINE_FINAL_TYPE (NatterEnvelope, natter_envelope, G_TYPE_OBJECT)
 
 static const char * const known_types[] = {
   "offer", "answer", "ice", "contact-request", "contact-accept",
-  "contact-decline", "presence", "bye",
+  "contact-decline", "presence", "bye", NULL
 };
 
 static const char * const known_fields[] = {
-  "v", "type", "from", "to", "session", "ts", "nonce", "body",
+  "v", "type", "from", "to", "session", "ts", "nonce", "body", NULL
 };
 
 static void
@@ -154,18 +155,6 @@ set_too_large (GError **error,
   return FALSE;
 }
 
-static gboolean
-in_list (const char         *s,
-         const char * const *list,
-         gsize               n)
-{
-  for (gsize i = 0; i < n; i++)
-    if (strcmp (s, list[i]) == 0)
-      return TRUE;
-
-  return FALSE;
-}
-
 /**
  * natter_envelope_type_is_known:
  * @type: a type name
@@ -177,27 +166,26 @@ natter_envelope_type_is_known (const char *type)
 {
   g_return_val_if_fail (type != NULL, FALSE);
 
-  return in_list (type, known_types, G_N_ELEMENTS (known_types));
+  return g_strv_contains (known_types, type);
 }
 
+/* The length limits are applied where the field is read. */
 static gboolean
 nonce_is_valid (const char *nonce)
 {
   gsize len = strlen (nonce);
 
-  return len > 0 && len <= NATTER_ENVELOPE_MAX_NONCE &&
+  return len > 0 &&
          strspn (nonce, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == len;
 }
 
 static gboolean
 session_is_valid (const char *session)
 {
-  gsize len = strlen (session);
-
-  if (len == 0 || len > NATTER_ENVELOPE_MAX_SESSION)
+  if (*session == '\0')
     return FALSE;
-  for (gsize i = 0; i < len; i++)
-    if (session[i] < 0x21 || session[i] > 0x7e)
+  for (; *session; session++)
+    if (*session < 0x21 || *session > 0x7e)
       return FALSE;
 
   return TRUE;
@@ -366,388 +354,73 @@ natter_envelope_set_ts (NatterEnvelope *self,
 }
 
 /* ------------------------------------------------------------------------ */
-/* Strict JSON pre-scan                                                      */
+/* Parsing                                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* json-glib's parser recurses per nesting level and is lenient (comments,
- * \u0000 truncating strings, duplicate keys silently replaced). This
- * iterative RFC 8259 recogniser runs first, so json-glib only ever sees
- * strict, shallow JSON, and a second implementation parses the same bytes
- * into the same envelope. It counts object members so duplicates can be
- * detected after the tree is built. */
-
-typedef struct
-{
-  const char *p;
-  const char *end;
-  guint       members;
-  const char *error;
-} Scan;
-
-static void
-scan_ws (Scan *s)
-{
-  while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
-    s->p++;
-}
-
-static int
-hex_value (char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
+/* A string member that must also satisfy @is_valid. */
 static gboolean
-scan_u_escape (Scan    *s,
-               guint32 *out)
+get_checked_string (JsonObject   *object,
+                    const char   *name,
+                    gboolean      required,
+                    gsize         max_len,
+                    gboolean    (*is_valid) (const char *value),
+                    const char  **out,
+                    GError      **error)
 {
-  guint32 v = 0;
-
-  /* s->p is just past "\u" */
-  if (s->end - s->p < 4)
+  if (!natter_json_get_string (object, name, required, max_len, out, error))
     return FALSE;
-  for (int i = 0; i < 4; i++)
+  if (*out != NULL && !is_valid (*out))
     {
-      int h = hex_value (s->p[i]);
-
-      if (h < 0)
-        return FALSE;
-      v = (v << 4) | (guint32)h;
-    }
-  s->p += 4;
-  *out = v;
-
-  return TRUE;
-}
-
-static gboolean
-scan_string (Scan *s)
-{
-  /* s->p is at the opening quote; the buffer is already valid UTF-8. */
-  s->p++;
-  while (s->p < s->end)
-    {
-      guchar c = (guchar)*s->p++;
-
-      if (c == '"')
-        return TRUE;
-      if (c < 0x20)
-        break;
-      if (c != '\\')
-        continue;
-
-      if (s->p >= s->end)
-        break;
-      c = (guchar)*s->p++;
-      if (c == 'u')
-        {
-          guint32 unit;
-
-          if (!scan_u_escape (s, &unit) || unit == 0)
-            break;
-          if (unit >= 0xdc00 && unit <= 0xdfff)
-            break;
-          if (unit >= 0xd800 && unit <= 0xdbff)
-            {
-              guint32 low;
-
-              if (s->end - s->p < 2 || s->p[0] != '\\' || s->p[1] != 'u')
-                break;
-              s->p += 2;
-              if (!scan_u_escape (s, &low) || low < 0xdc00 || low > 0xdfff)
-                break;
-            }
-        }
-      else if (strchr ("\"\\/bfnrt", c) == NULL || c == '\0')
-        break;
-    }
-
-  s->error = "malformed string";
-  return FALSE;
-}
-
-static gboolean
-scan_digits (Scan *s)
-{
-  const char *start = s->p;
-
-  while (s->p < s->end && g_ascii_isdigit (*s->p))
-    s->p++;
-
-  return s->p > start;
-}
-
-/* Besides the RFC 8259 grammar, an integer (no fraction, no exponent) must
- * fit in 64 signed bits and any other number must be a finite double:
- * json-glib silently wraps or overflows to infinity otherwise, and "ts"
- * must mean the same to every implementation. */
-static gboolean
-scan_number (Scan *s)
-{
-  const char *start = s->p;
-  gboolean is_integer = TRUE;
-  gsize len;
-
-  if (*s->p == '-')
-    s->p++;
-  if (s->p < s->end && *s->p == '0')
-    s->p++;
-  else if (!scan_digits (s))
-    goto fail;
-
-  if (s->p < s->end && *s->p == '.')
-    {
-      s->p++;
-      is_integer = FALSE;
-      if (!scan_digits (s))
-        goto fail;
-    }
-  if (s->p < s->end && (*s->p == 'e' || *s->p == 'E'))
-    {
-      s->p++;
-      is_integer = FALSE;
-      if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
-        s->p++;
-      if (!scan_digits (s))
-        goto fail;
-    }
-
-  len = s->p - start;
-  if (is_integer)
-    {
-      char buffer[24];
-
-      /* "-9223372036854775808" is the longest integer that fits. */
-      if (len > 20)
-        goto range;
-      memcpy (buffer, start, len);
-      buffer[len] = '\0';
-      errno = 0;
-      g_ascii_strtoll (buffer, NULL, 10);
-      if (errno == ERANGE)
-        goto range;
-    }
-  else
-    {
-      g_autofree char *copy = g_strndup (start, len);
-
-      if (!isfinite (g_ascii_strtod (copy, NULL)))
-        goto range;
-    }
-
-  return TRUE;
-
-range:
-  s->error = "number out of range";
-  return FALSE;
-
-fail:
-  s->error = "malformed number";
-  return FALSE;
-}
-
-static gboolean
-scan_literal (Scan       *s,
-              const char *word)
-{
-  gsize len = strlen (word);
-
-  if ((gsize)(s->end - s->p) < len || memcmp (s->p, word, len) != 0)
-    {
-      s->error = "malformed JSON";
+      /* @name is ours; the value is never quoted. */
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_INVALID_INPUT, "invalid “%s”", name);
       return FALSE;
     }
-  s->p += len;
-
   return TRUE;
 }
 
-/* Scans `"name" ws : ws` at s->p. */
-static gboolean
-scan_member_name (Scan *s)
+/* The envelope fields of T's top-level object. An optional member present
+ * as null is mistyped, not absent. */
+static NatterEnvelope *
+envelope_from_object (JsonObject  *root,
+                      GError     **error)
 {
-  if (s->p >= s->end || *s->p != '"')
-    {
-      s->error = "malformed JSON object";
-      return FALSE;
-    }
-  if (!scan_string (s))
-    return FALSE;
-  scan_ws (s);
-  if (s->p >= s->end || *s->p != ':')
-    {
-      s->error = "malformed JSON object";
-      return FALSE;
-    }
-  s->p++;
-  scan_ws (s);
-  s->members++;
+  NatterEnvelope *self;
+  JsonObject *body;
+  const char *type;
+  const char *from;
+  const char *to;
+  const char *session;
+  const char *nonce;
+  gint64 v;
+  gint64 ts;
 
-  return TRUE;
-}
-
-static gboolean
-json_strict_scan (const char *data,
-                  gsize       len,
-                  guint      *out_members,
-                  GError    **error)
-{
-  /* Container kinds of the open levels: '{' or '['. */
-  char stack[NATTER_ENVELOPE_MAX_DEPTH];
-  guint depth = 0;
-  Scan s = { data, data + len, 0, NULL };
-
-  scan_ws (&s);
-
-  for (;;)
-    {
-      /* A value is expected at s.p. */
-      if (s.p >= s.end)
-        return set_invalid (error, "truncated JSON");
-
-      switch (*s.p)
-        {
-        case '{':
-        case '[':
-          if (depth == NATTER_ENVELOPE_MAX_DEPTH)
-            return set_invalid (error, "JSON nested too deeply");
-          stack[depth++] = *s.p++;
-          scan_ws (&s);
-          if (s.p < s.end && *s.p == (stack[depth - 1] == '{' ? '}' : ']'))
-            {
-              s.p++;
-              depth--;
-              break;
-            }
-          if (stack[depth - 1] == '{' && !scan_member_name (&s))
-            return set_invalid (error, s.error);
-          continue;
-
-        case '"':
-          if (!scan_string (&s))
-            return set_invalid (error, s.error);
-          break;
-
-        case 't':
-          if (!scan_literal (&s, "true"))
-            return set_invalid (error, s.error);
-          break;
-
-        case 'f':
-          if (!scan_literal (&s, "false"))
-            return set_invalid (error, s.error);
-          break;
-
-        case 'n':
-          if (!scan_literal (&s, "null"))
-            return set_invalid (error, s.error);
-          break;
-
-        default:
-          if (*s.p == '-' || g_ascii_isdigit (*s.p))
-            {
-              if (!scan_number (&s))
-                return set_invalid (error, s.error);
-              break;
-            }
-          return set_invalid (error, "malformed JSON");
-        }
-
-      /* After a complete value: close containers or move to the next item. */
-      for (;;)
-        {
-          scan_ws (&s);
-          if (depth == 0)
-            goto done;
-          if (s.p >= s.end)
-            return set_invalid (error, "truncated JSON");
-          if (*s.p == ',')
-            {
-              s.p++;
-              scan_ws (&s);
-              if (stack[depth - 1] == '{' && !scan_member_name (&s))
-                return set_invalid (error, s.error);
-              break;
-            }
-          if (*s.p != (stack[depth - 1] == '{' ? '}' : ']'))
-            return set_invalid (error, "malformed JSON");
-          s.p++;
-          depth--;
-        }
-    }
-
-done:
-  if (s.p != s.end)
-    return set_invalid (error, "trailing data after JSON");
-
-  *out_members = s.members;
-  return TRUE;
-}
-
-/* Sum of the sizes of every object in the tree (depth already bounded). */
-static guint
-count_members (JsonNode *node)
-{
-  guint n = 0;
-
-  if (JSON_NODE_HOLDS_OBJECT (node))
-    {
-      JsonObject *object = json_node_get_object (node);
-      JsonObjectIter iter;
-      JsonNode *child;
-
-      n = json_object_get_size (object);
-      json_object_iter_init (&iter, object);
-      while (json_object_iter_next (&iter, NULL, &child))
-        n += count_members (child);
-    }
-  else if (JSON_NODE_HOLDS_ARRAY (node))
-    {
-      JsonArray *array = json_node_get_array (node);
-
-      for (guint i = 0; i < json_array_get_length (array); i++)
-        n += count_members (json_array_get_element (array, i));
-    }
-
-  return n;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Field validation                                                          */
-/* ------------------------------------------------------------------------ */
-
-static const char *
-get_string_member (JsonObject *object,
-                   const char *name)
-{
-  JsonNode *node = json_object_get_member (object, name);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
+  if (!natter_json_check_members (root, known_fields, error) ||
+      !natter_json_get_int (root, "v", TRUE, NATTER_ENVELOPE_VERSION, NATTER_ENVELOPE_VERSION,
+                            &v, error) ||
+      !get_checked_string (root, "type", TRUE, G_MAXSIZE, natter_envelope_type_is_known,
+                           &type, error) ||
+      !get_checked_string (root, "from", TRUE, NATTER_PEER_ID_LENGTH, natter_peer_id_is_valid,
+                           &from, error) ||
+      !get_checked_string (root, "to", FALSE, NATTER_PEER_ID_LENGTH, natter_peer_id_is_valid,
+                           &to, error) ||
+      !get_checked_string (root, "session", FALSE, NATTER_ENVELOPE_MAX_SESSION, session_is_valid,
+                           &session, error) ||
+      !natter_json_get_int (root, "ts", TRUE, 0, G_MAXINT64, &ts, error) ||
+      !get_checked_string (root, "nonce", TRUE, NATTER_ENVELOPE_MAX_NONCE, nonce_is_valid,
+                           &nonce, error) ||
+      (body = natter_json_get_object (root, "body", error)) == NULL)
     return NULL;
 
-  return json_node_get_string (node);
-}
+  self = g_object_new (NATTER_TYPE_ENVELOPE, NULL);
+  self->type = g_strdup (type);
+  self->from = g_strdup (from);
+  self->to = g_strdup (to);
+  self->session = g_strdup (session);
+  self->nonce = g_strdup (nonce);
+  self->ts = ts;
+  self->body = json_object_ref (body);
 
-static gboolean
-get_int_member (JsonObject *object,
-                const char *name,
-                gint64     *out)
-{
-  JsonNode *node = json_object_get_member (object, name);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_INT64)
-    return FALSE;
-
-  *out = json_node_get_int (node);
-  return TRUE;
+  return self;
 }
 
 /**
@@ -767,152 +440,26 @@ natter_envelope_parse_json (const char  *data,
                             gsize        len,
                             GError     **error)
 {
-  g_autoptr(JsonParser) parser = NULL;
-  g_autoptr(NatterEnvelope) self = NULL;
-  g_autoptr(GList) names = NULL;
-  JsonObject *root_object;
-  JsonNode *root;
-  JsonNode *node;
-  const char *type;
-  const char *from;
-  const char *nonce;
-  guint members = 0;
-  gint64 v;
-  gint64 ts;
+  g_autoptr(JsonObject) root = NULL;
+  g_autoptr(GError) local_error = NULL;
+  NatterEnvelope *self = NULL;
+  const char *prefix;
 
   g_return_val_if_fail (data != NULL || len == 0, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (len > NATTER_MAX_ENVELOPE_SIZE)
+  root = natter_json_parse_object (data, len, NATTER_MAX_ENVELOPE_SIZE,
+                                   NATTER_ENVELOPE_MAX_DEPTH, &local_error);
+  if (root != NULL)
+    self = envelope_from_object (root, &local_error);
+  if (self == NULL)
     {
-      set_too_large (error, len);
-      return NULL;
-    }
-  if (len == 0)
-    {
-      set_invalid (error, "empty");
-      return NULL;
-    }
-  /* Also refuses NUL bytes. */
-  if (!g_utf8_validate_len (data, len, NULL))
-    {
-      set_invalid (error, "not valid UTF-8");
-      return NULL;
-    }
-  if (!json_strict_scan (data, len, &members, error))
-    return NULL;
-
-  parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, data, (gssize)len, NULL))
-    {
-      /* json-glib's message may quote the input; never pass it on. */
-      set_invalid (error, "malformed JSON");
-      return NULL;
+      prefix = g_error_matches (local_error, NATTER_ERROR, NATTER_ERROR_TOO_LARGE)
+               ? "Envelope too large: " : "Invalid envelope: ";
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "%s", prefix);
     }
 
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    {
-      set_invalid (error, "not a JSON object");
-      return NULL;
-    }
-  if (count_members (root) != members)
-    {
-      set_invalid (error, "duplicate member name");
-      return NULL;
-    }
-
-  root_object = json_node_get_object (root);
-  names = json_object_get_members (root_object);
-  for (const GList *l = names; l != NULL; l = l->next)
-    if (!in_list (l->data, known_fields, G_N_ELEMENTS (known_fields)))
-      {
-        set_invalid (error, "unknown member");
-        return NULL;
-      }
-
-  if (!get_int_member (root_object, "v", &v))
-    {
-      set_invalid (error, "missing or mistyped “v”");
-      return NULL;
-    }
-  if (v != NATTER_ENVELOPE_VERSION)
-    {
-      set_invalid (error, "unsupported version");
-      return NULL;
-    }
-
-  type = get_string_member (root_object, "type");
-  if (type == NULL)
-    {
-      set_invalid (error, "missing or mistyped “type”");
-      return NULL;
-    }
-  if (!natter_envelope_type_is_known (type))
-    {
-      set_invalid (error, "unknown type");
-      return NULL;
-    }
-
-  from = get_string_member (root_object, "from");
-  if (from == NULL || !natter_peer_id_is_valid (from))
-    {
-      set_invalid (error, "missing or invalid “from”");
-      return NULL;
-    }
-
-  if (!get_int_member (root_object, "ts", &ts) || ts < 0)
-    {
-      set_invalid (error, "missing or invalid “ts”");
-      return NULL;
-    }
-
-  nonce = get_string_member (root_object, "nonce");
-  if (nonce == NULL || !nonce_is_valid (nonce))
-    {
-      set_invalid (error, "missing or invalid “nonce”");
-      return NULL;
-    }
-
-  node = json_object_get_member (root_object, "body");
-  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
-    {
-      set_invalid (error, "missing or mistyped “body”");
-      return NULL;
-    }
-
-  self = g_object_new (NATTER_TYPE_ENVELOPE, NULL);
-  self->type = g_strdup (type);
-  self->from = g_strdup (from);
-  self->nonce = g_strdup (nonce);
-  self->ts = ts;
-  self->body = json_object_ref (json_node_get_object (node));
-
-  if (json_object_has_member (root_object, "to"))
-    {
-      const char *to = get_string_member (root_object, "to");
-
-      if (to == NULL || !natter_peer_id_is_valid (to))
-        {
-          set_invalid (error, "invalid “to”");
-          return NULL;
-        }
-      self->to = g_strdup (to);
-    }
-
-  if (json_object_has_member (root_object, "session"))
-    {
-      const char *session = get_string_member (root_object, "session");
-
-      if (session == NULL || !session_is_valid (session))
-        {
-          set_invalid (error, "invalid “session”");
-          return NULL;
-        }
-      self->session = g_strdup (session);
-    }
-
-  return g_steal_pointer (&self);
+  return self;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -25,6 +25,8 @@
 /* Events handled per main-loop dispatch, so a burst of frames cannot starve the UI. */
 #define MAX_EVENTS_PER_DISPATCH   64
 #define CHAT_CHANNEL_LABEL        "chat"
+/* Logs name peers by an 8 character prefix of their ids, never more. */
+#define LOG_PAIR                  "%.8s->%.8s"
 #define CHAT_CHANNEL_ID           0
 
 G_DEFINE_ENUM_TYPE (NatterSessionState, natter_session_state,
@@ -175,18 +177,6 @@ event_free (Event *event)
   g_clear_pointer (&event->promise, gst_promise_unref);
   g_clear_object (&event->object);
   g_free (event);
-}
-
-static const char *
-short_id (const char *id)
-{
-  static char buf[4][9];
-  static guint next;
-  char *out = buf[next++ % G_N_ELEMENTS (buf)];
-
-  /* Logs carry at most an 8 character prefix of any id. */
-  g_strlcpy (out, id != NULL ? id : "-", sizeof buf[0]);
-  return out;
 }
 
 static gboolean
@@ -512,11 +502,7 @@ attempt_shutdown (Attempt *attempt)
     g_signal_handlers_disconnect_by_data (attempt->webrtc, attempt);
 
   if (attempt->pipeline != NULL)
-    {
-      gint64 t0 = g_get_monotonic_time ();
-      gst_element_set_state (attempt->pipeline, GST_STATE_NULL);
-      g_debug ("TEARDOWN %.1f ms", (g_get_monotonic_time () - t0) / 1000.0);
-    }
+    gst_element_set_state (attempt->pipeline, GST_STATE_NULL);
 
   g_clear_object (&attempt->chat);
   attempt->webrtc = NULL;
@@ -636,7 +622,7 @@ session_set_state (NatterPeerSession  *self,
   if (self->state == state)
     return;
 
-  g_debug ("%s->%s: %s", short_id (self->local_peer_id), short_id (self->remote_peer_id),
+  g_debug (LOG_PAIR ": %s", self->local_peer_id, self->remote_peer_id,
            g_enum_get_value (g_type_class_peek (NATTER_TYPE_SESSION_STATE), state)->value_nick);
   self->state = state;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
@@ -681,6 +667,7 @@ session_retire (NatterPeerSession *self,
   while (self->retired.length > MAX_RETIRED_SESSIONS)
     g_free (g_queue_pop_head (&self->retired));
 
+  /* Candidates buffered for it are stale too. */
   early = session_take_early_ice (self, session_id);
 }
 
@@ -714,8 +701,7 @@ session_emit_signal_out (NatterPeerSession *self,
 {
   g_autoptr(JsonObject) owned = body;
 
-  g_debug ("%s->%s: %s %s", short_id (self->local_peer_id), short_id (self->remote_peer_id),
-           type, short_id (session_id));
+  g_debug (LOG_PAIR ": %s %.8s", self->local_peer_id, self->remote_peer_id, type, session_id);
   g_signal_emit (self, signals[SIGNAL_OUT], 0, type, session_id, owned);
 }
 
@@ -723,7 +709,7 @@ static void
 session_fail (NatterPeerSession *self,
               const char        *why)
 {
-  g_message ("Session with %s failed: %s", short_id (self->remote_peer_id), why);
+  g_message (LOG_PAIR ": failed: %s", self->local_peer_id, self->remote_peer_id, why);
   session_end_attempt (self, NATTER_SESSION_FAILED);
 }
 
@@ -970,8 +956,6 @@ session_handle_event (NatterPeerSession *self,
         GstWebRTCICEConnectionState ice_state;
 
         g_object_get (attempt->webrtc, "ice-connection-state", &ice_state, NULL);
-        g_debug ("%s->%s: ICE state %d", short_id (self->local_peer_id),
-                 short_id (self->remote_peer_id), ice_state);
         if (ice_state == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED)
           session_fail (self, "ICE failed");
         else if (ice_state == GST_WEBRTC_ICE_CONNECTION_STATE_DISCONNECTED &&
@@ -1006,7 +990,8 @@ session_handle_event (NatterPeerSession *self,
     case EVENT_REMOTE_CHANNEL:
       /* Only the pre-negotiated chat channel exists so far; a channel the
        * peer opens in-band is left alone (and closes with the pipeline). */
-      g_debug ("Ignoring an in-band data channel from %s", short_id (self->remote_peer_id));
+      g_debug (LOG_PAIR ": ignoring an in-band data channel",
+                 self->local_peer_id, self->remote_peer_id);
       break;
 
     default:
@@ -1095,7 +1080,7 @@ session_handle_offer (NatterPeerSession *self,
     {
       if (!self->polite)
         {
-          g_debug ("Ignoring a colliding offer from %s", short_id (self->remote_peer_id));
+          g_debug (LOG_PAIR ": ignoring a colliding offer", self->local_peer_id, self->remote_peer_id);
           session_retire (self, session_id);
           return;
         }
@@ -1165,10 +1150,6 @@ session_handle_ice (NatterPeerSession *self,
   Attempt *attempt = self->attempt;
   GPtrArray *early;
 
-  g_debug ("%s->%s: %u remote candidates for %s (current %s, remote set %d)",
-           short_id (self->local_peer_id), short_id (self->remote_peer_id), candidates->len,
-           short_id (session_id), attempt ? short_id (attempt->session_id) : "-",
-           attempt ? attempt->remote_set : -1);
   if (attempt != NULL && g_str_equal (attempt->session_id, session_id))
     {
       if (attempt->remote_set)
@@ -1234,7 +1215,7 @@ natter_peer_session_handle_signal (NatterPeerSession *self,
         session_end_attempt (self, NATTER_SESSION_DISCONNECTED);
     }
   else
-    g_debug ("Dropping an unknown signal type from %s", short_id (self->remote_peer_id));
+    g_debug (LOG_PAIR ": dropping an unknown signal type", self->local_peer_id, self->remote_peer_id);
 }
 
 /* ---- public API ---------------------------------------------------------- */

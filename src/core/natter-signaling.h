@@ -25,7 +25,7 @@ G_DECLARE_FINAL_TYPE (NatterSignaling, natter_signaling, NATTER, SIGNALING, GObj
 
 /* Envelopes whose ts is further than this from our clock are refused. */
 #define NATTER_SIGNALING_TS_WINDOW_MS   (120 * 1000)
-/* Envelopes sent while disconnected wait here; the oldest go first. */
+/* Envelopes sent while disconnected wait (at most this many; when full the oldest is dropped). */
 #define NATTER_SIGNALING_OUTBOX_MAX     256
 #define NATTER_SIGNALING_REPLAY_MAX     4096
 

@@ -722,9 +722,10 @@ natter_store_open (const char        *path,
 
   /* WAL: readers (the UI, a read-only CLI) never wait for the writer.
    * NORMAL sync cannot corrupt in WAL mode and survives application
-   * crashes; only a power cut may lose the last commits. */
+   * crashes; only a power cut may lose the last commits.  The size limit
+   * shrinks the WAL back after a large reconciliation. */
   if (!store_enable_wal (self, error) ||
-      !store_exec (self, "PRAGMA synchronous = NORMAL", error) ||
+      !store_exec (self, "PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = 8388608", error) ||
       !store_migrate (self, error))
     return NULL;
 

@@ -130,6 +130,17 @@ natter_profile_error_window_set_property (GObject      *object,
     }
 }
 
+/* Otherwise the selectable error text, the first focusable widget, takes
+ * the initial focus and selects itself. The Quit button can only take focus
+ * once app.quit is reachable, that is once the window has its application,
+ * which GObject sets after constructed(). */
+static void
+natter_profile_error_window_notify_application (NatterProfileErrorWindow *self)
+{
+  if (gtk_window_get_application (GTK_WINDOW (self)) != NULL)
+    gtk_window_set_focus (GTK_WINDOW (self), GTK_WIDGET (self->quit_button));
+}
+
 static void
 natter_profile_error_window_constructed (GObject *object)
 {
@@ -138,11 +149,6 @@ natter_profile_error_window_constructed (GObject *object)
   G_OBJECT_CLASS (natter_profile_error_window_parent_class)->constructed (object);
 
   natter_profile_error_window_update (self);
-
-  /* Otherwise the selectable error text takes focus and selects itself.
-   * Only now is app.quit reachable, so the button can take focus. */
-  gtk_window_set_focus (GTK_WINDOW (self), GTK_WIDGET (self->quit_button));
-  g_printerr ("DBG sensitive=%d focus=%p\n", gtk_widget_is_sensitive (GTK_WIDGET (self->quit_button)), gtk_window_get_focus (GTK_WINDOW (self)));
 }
 
 static void
@@ -194,6 +200,9 @@ static void
 natter_profile_error_window_init (NatterProfileErrorWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+
+  g_signal_connect (self, "notify::application",
+                    G_CALLBACK (natter_profile_error_window_notify_application), NULL);
 }
 
 /**

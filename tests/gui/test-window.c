@@ -291,6 +291,143 @@ test_empty_state_shares_peer_id (void)
   natter_test_rmtree (tmp);
 }
 
+static gboolean
+window_of_type_is_mapped (gpointer data)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GtkWidget) window = g_list_model_get_item (toplevels, i);
+
+      if (G_TYPE_CHECK_INSTANCE_TYPE (window, GPOINTER_TO_SIZE (data)) && gtk_widget_get_mapped (window))
+        return TRUE;
+    }
+
+  return FALSE;
+}
+
+static GtkWidget *
+find_toplevel (GType type)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GtkWidget) window = g_list_model_get_item (toplevels, i);
+
+      if (G_TYPE_CHECK_INSTANCE_TYPE (window, type))
+        return window;
+    }
+
+  return NULL;
+}
+
+static void
+assert_accel (GtkApplication *app,
+              const char     *action,
+              const char     *accel)
+{
+  g_auto(GStrv) accels = gtk_application_get_accels_for_action (app, action);
+
+  g_assert_true (g_strv_contains ((const char * const *) accels, accel));
+}
+
+static void
+check_menu_windows (AppRun *run)
+{
+  GtkWidget *window = wait_for_window (run);
+  GtkWidget *about, *shortcuts;
+
+  assert_accel (GTK_APPLICATION (run->app), "app.quit", "<Control>q");
+  assert_accel (GTK_APPLICATION (run->app), "win.show-help-overlay", "<Control>question");
+  g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (run->app), "preferences"));
+
+  g_action_group_activate_action (G_ACTION_GROUP (run->app), "about", NULL);
+  g_assert_true (natter_test_wait_until (window_of_type_is_mapped,
+                                         GSIZE_TO_POINTER (ADW_TYPE_ABOUT_WINDOW), UI_TIMEOUT_MS));
+  about = find_toplevel (ADW_TYPE_ABOUT_WINDOW);
+  g_assert_cmpstr (adw_about_window_get_version (ADW_ABOUT_WINDOW (about)), ==, NATTER_VERSION);
+  g_assert_cmpstr (adw_about_window_get_application_icon (ADW_ABOUT_WINDOW (about)), ==, NATTER_APP_ID);
+  g_assert_cmpint (adw_about_window_get_license_type (ADW_ABOUT_WINDOW (about)), ==, GTK_LICENSE_GPL_3_0);
+  g_assert_true (gtk_window_get_transient_for (GTK_WINDOW (about)) == GTK_WINDOW (window));
+  gtk_window_destroy (GTK_WINDOW (about));
+
+  /* Also proves gtk/help-overlay.ui is in the resources and builds. */
+  g_assert_true (gtk_widget_activate_action (window, "win.show-help-overlay", NULL));
+  g_assert_true (natter_test_wait_until (window_of_type_is_mapped,
+                                         GSIZE_TO_POINTER (GTK_TYPE_SHORTCUTS_WINDOW), UI_TIMEOUT_MS));
+  shortcuts = find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW);
+  gtk_widget_set_visible (shortcuts, FALSE);
+}
+
+static void
+test_menu_windows (void)
+{
+  g_autofree char *tmp = NULL;
+  AppRun run = { .check = check_menu_windows };
+
+  if (!natter_test_display_require ())
+    return;
+
+  tmp = natter_test_mkdtemp ("natter-gui");
+  run.profile_dir = tmp;
+
+  g_assert_cmpint (run_app (&run, (const char *[]) { "--profile", tmp, NULL }), ==, 0);
+  g_assert_true (run.checked);
+
+  natter_test_rmtree (tmp);
+}
+
+static void
+check_options (AppRun *run)
+{
+  const char * const *ice = natter_application_get_ice_addresses (run->app);
+
+  wait_for_window (run);
+  g_assert_cmpstr (natter_application_get_profile_dir (run->app), ==, run->profile_dir);
+  g_assert_cmpstr (natter_application_get_broker_url (run->app), ==, "mqtt://127.0.0.1:1884");
+  g_assert_nonnull (ice);
+  g_assert_cmpuint (g_strv_length ((char **) ice), ==, 2);
+  g_assert_cmpstr (ice[0], ==, "127.0.0.1");
+  g_assert_cmpstr (ice[1], ==, "::1");
+  g_assert_true (g_application_get_flags (G_APPLICATION (run->app)) & G_APPLICATION_NON_UNIQUE);
+}
+
+static void
+test_command_line_options (void)
+{
+  g_autofree char *tmp = NULL;
+  g_autofree char *cwd = g_get_current_dir ();
+  AppRun run = { .check = check_options };
+  AppRun bad_broker = { 0 };
+  AppRun bad_address = { 0 };
+
+  if (!natter_test_display_require ())
+    return;
+
+  tmp = natter_test_mkdtemp ("natter-gui");
+  run.profile_dir = tmp;
+
+  /* A relative --profile is resolved against the working directory. */
+  g_assert_cmpint (g_chdir (tmp), ==, 0);
+  g_assert_cmpint (run_app (&run, (const char *[]) {
+                     "--profile", ".", "--broker", "mqtt://127.0.0.1:1884",
+                     "--ice-address", "127.0.0.1", "--ice-address", "::1", NULL }), ==, 0);
+  g_assert_cmpint (g_chdir (cwd), ==, 0);
+  g_assert_true (run.checked);
+
+  /* Mistakes stop at the command line, before any window or profile. */
+  g_assert_cmpint (run_app (&bad_broker, (const char *[]) {
+                     "--profile", tmp, "--broker", "http://127.0.0.1", NULL }), ==, 1);
+  g_assert_false (bad_broker.was_primary);
+  g_assert_cmpint (run_app (&bad_address, (const char *[]) {
+                     "--profile", tmp, "--ice-address", "localhost", NULL }), ==, 1);
+  g_assert_false (bad_address.was_primary);
+
+  natter_test_rmtree (tmp);
+}
+
 static char *expected_profile_error;
 
 static void
@@ -507,7 +644,9 @@ main (int   argc,
   natter_test_display_setup ();
 
   g_test_add_func ("/gui/window/empty-state-shares-peer-id", test_empty_state_shares_peer_id);
+  g_test_add_func ("/gui/window/menu-windows", test_menu_windows);
   g_test_add_func ("/gui/window/corrupt-profile-is-reported-and-kept", test_corrupt_profile_is_reported_and_kept);
+  g_test_add_func ("/gui/application/command-line-options", test_command_line_options);
   g_test_add_func ("/gui/application/profiles-run-side-by-side", test_profiles_run_side_by_side);
 
   status = g_test_run ();
