@@ -1,4 +1,4 @@
-/* bench-raw-webrtc.c: prints the raw webrtcbin baseline (setup, latency, throughput) on loopback. */
+/* bench-raw-webrtc.c: the raw webrtcbin baseline (setup, latency, throughput) on loopback. */
 #define G_LOG_DOMAIN "natter-bench"
 
 #include <stdio.h>

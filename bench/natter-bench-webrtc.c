@@ -594,7 +594,8 @@ natter_bench_webrtc_print (const NatterBenchBaseline *b)
   printf ("raw webrtcbin baseline (127.0.0.1, no Natter code)\n");
   printf ("  first setup in this process (incl. DTLS certificate): %.1f ms\n", b->first_setup_ms);
   if (b->setup_runs > 0)
-    printf ("  setup (offer -> channel open on both), %u runs: median %.1f ms (min %.1f, max %.1f)\n",
+    printf ("  setup (offer -> channel open on both), %u runs: "
+            "median %.1f ms (min %.1f, max %.1f)\n",
             b->setup_runs, b->setup_median_ms, b->setup_min_ms, b->setup_max_ms);
   if (b->latency_messages > 0)
     printf ("  one-way latency, %u x 64 B one at a time: p50 %.0f us, p99 %.0f us\n",

@@ -372,7 +372,7 @@ get_checked_string (JsonObject   *object,
   if (*out != NULL && !is_valid (*out))
     {
       /* @name is ours; the value is never quoted. */
-      g_set_error (error, NATTER_ERROR, NATTER_ERROR_INVALID_INPUT, "invalid “%s”", name);
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_INVALID_INPUT, "field \"%s\" is invalid", name);
       return FALSE;
     }
   return TRUE;

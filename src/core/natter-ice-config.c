@@ -1,4 +1,4 @@
-/* natter-ice-config.c: ICE settings (STUN, TURN, local addresses) and applying them to a webrtcbin. */
+/* natter-ice-config.c: ICE settings (STUN, TURN, local addresses), applied to a webrtcbin. */
 #define G_LOG_DOMAIN "natter-ice-config"
 
 #include "natter-ice-config.h"

@@ -1,4 +1,4 @@
-/* natter-ice-config.h: which STUN/TURN servers and local addresses a session's ICE agent uses. */
+/* natter-ice-config.h: the STUN/TURN servers and local addresses a session's ICE agent uses. */
 #pragma once
 
 #include <gst/gst.h>

@@ -1,4 +1,4 @@
-/* natter-peer-session.c: one webrtcbin per contact: perfect negotiation, batched trickle ICE, the chat channel. */
+/* natter-peer-session.c: a contact's webrtcbin: perfect negotiation, batched ICE, chat channel. */
 #define G_LOG_DOMAIN "natter-peer-session"
 #define GST_USE_UNSTABLE_API
 
@@ -25,9 +25,9 @@
 /* Events handled per main-loop dispatch, so a burst of frames cannot starve the UI. */
 #define MAX_EVENTS_PER_DISPATCH   64
 #define CHAT_CHANNEL_LABEL        "chat"
+#define CHAT_CHANNEL_ID           0
 /* Logs name peers by an 8 character prefix of their ids, never more. */
 #define LOG_PAIR                  "%.8s->%.8s"
-#define CHAT_CHANNEL_ID           0
 
 G_DEFINE_ENUM_TYPE (NatterSessionState, natter_session_state,
   G_DEFINE_ENUM_VALUE (NATTER_SESSION_NEW, "new"),
@@ -123,6 +123,7 @@ struct _NatterPeerSession
   NatterSessionState  state;
   gboolean            polite;
   guint64             low_threshold;
+  guint               connect_timeout_ms;
 
   Attempt            *attempt;
   GHashTable         *early_ice;     /* session id → GPtrArray of RemoteCandidate */
@@ -140,6 +141,7 @@ enum {
   PROP_REMOTE_PEER_ID,
   PROP_ICE_CONFIG,
   PROP_STATE,
+  PROP_CONNECT_TIMEOUT,
   N_PROPS
 };
 
@@ -603,7 +605,7 @@ attempt_new (NatterPeerSession  *self,
   attempt_connect (attempt->chat, "on-buffered-amount-low",
                    G_CALLBACK (on_channel_buffered_amount_low), attempt);
 
-  attempt->timeout_source = attempt_add_timeout (attempt, NATTER_PEER_SESSION_CONNECT_TIMEOUT_MS,
+  attempt->timeout_source = attempt_add_timeout (attempt, self->connect_timeout_ms,
                                                  on_connect_timeout);
   return attempt;
 
@@ -860,7 +862,8 @@ session_publish_description (NatterPeerSession *self,
 
   if (desc == NULL)
     {
-      session_fail (self, attempt->offerer ? "could not create an offer" : "could not create an answer");
+      session_fail (self, attempt->offerer ? "could not create an offer"
+                                           : "could not create an answer");
       return;
     }
 
@@ -928,7 +931,8 @@ session_handle_event (NatterPeerSession *self,
         json_object_set_string_member (candidate, "candidate", event->candidate);
         json_array_add_object_element (attempt->local_batch, candidate);
         if (attempt->batch_source == NULL)
-          attempt->batch_source = attempt_add_timeout (attempt, ICE_BATCH_DELAY_MS, on_batch_timeout);
+          attempt->batch_source = attempt_add_timeout (attempt, ICE_BATCH_DELAY_MS,
+                                                       on_batch_timeout);
       }
       break;
 
@@ -1080,7 +1084,8 @@ session_handle_offer (NatterPeerSession *self,
     {
       if (!self->polite)
         {
-          g_debug (LOG_PAIR ": ignoring a colliding offer", self->local_peer_id, self->remote_peer_id);
+          g_debug (LOG_PAIR ": ignoring a colliding offer",
+                   self->local_peer_id, self->remote_peer_id);
           session_retire (self, session_id);
           return;
         }
@@ -1215,7 +1220,8 @@ natter_peer_session_handle_signal (NatterPeerSession *self,
         session_end_attempt (self, NATTER_SESSION_DISCONNECTED);
     }
   else
-    g_debug (LOG_PAIR ": dropping an unknown signal type", self->local_peer_id, self->remote_peer_id);
+    g_debug (LOG_PAIR ": dropping an unknown signal type",
+             self->local_peer_id, self->remote_peer_id);
 }
 
 /* ---- public API ---------------------------------------------------------- */
@@ -1366,6 +1372,34 @@ natter_peer_session_close (NatterPeerSession *self)
   session_end_attempt (self, NATTER_SESSION_CLOSED);
 }
 
+/**
+ * natter_peer_session_set_connect_timeout:
+ * @timeout_ms: how long an attempt may take to open the chat channel
+ *
+ * An attempt that takes longer ends in FAILED. Applies from the next attempt.
+ */
+void
+natter_peer_session_set_connect_timeout (NatterPeerSession *self,
+                                         guint              timeout_ms)
+{
+  g_return_if_fail (NATTER_IS_PEER_SESSION (self));
+  g_return_if_fail (timeout_ms > 0);
+
+  if (self->connect_timeout_ms == timeout_ms)
+    return;
+
+  self->connect_timeout_ms = timeout_ms;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECT_TIMEOUT]);
+}
+
+guint
+natter_peer_session_get_connect_timeout (NatterPeerSession *self)
+{
+  g_return_val_if_fail (NATTER_IS_PEER_SESSION (self), 0);
+
+  return self->connect_timeout_ms;
+}
+
 NatterSessionState
 natter_peer_session_get_state (NatterPeerSession *self)
 {
@@ -1514,6 +1548,10 @@ natter_peer_session_get_property (GObject    *object,
       g_value_set_enum (value, self->state);
       break;
 
+    case PROP_CONNECT_TIMEOUT:
+      g_value_set_uint (value, self->connect_timeout_ms);
+      break;
+
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1539,6 +1577,10 @@ natter_peer_session_set_property (GObject      *object,
 
     case PROP_ICE_CONFIG:
       self->ice = g_value_dup_boxed (value);
+      break;
+
+    case PROP_CONNECT_TIMEOUT:
+      natter_peer_session_set_connect_timeout (self, g_value_get_uint (value));
       break;
 
     default:
@@ -1569,6 +1611,10 @@ natter_peer_session_class_init (NatterPeerSessionClass *klass)
   properties[PROP_STATE] =
     g_param_spec_enum ("state", NULL, NULL, NATTER_TYPE_SESSION_STATE, NATTER_SESSION_NEW,
                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_CONNECT_TIMEOUT] =
+    g_param_spec_uint ("connect-timeout", NULL, NULL,
+                       1, G_MAXUINT, NATTER_PEER_SESSION_CONNECT_TIMEOUT_MS,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -1621,6 +1667,7 @@ static void
 natter_peer_session_init (NatterPeerSession *self)
 {
   self->context = g_main_context_ref_thread_default ();
+  self->connect_timeout_ms = NATTER_PEER_SESSION_CONNECT_TIMEOUT_MS;
   self->early_ice = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                            (GDestroyNotify) g_ptr_array_unref);
   g_queue_init (&self->early_order);

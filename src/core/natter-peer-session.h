@@ -25,7 +25,7 @@ GType natter_session_state_get_type (void) G_GNUC_CONST;
 
 G_DECLARE_FINAL_TYPE (NatterPeerSession, natter_peer_session, NATTER, PEER_SESSION, GObject)
 
-/* How long an attempt may take from offer to an open chat channel. */
+/* Default for how long an attempt may take from offer to an open chat channel. */
 #define NATTER_PEER_SESSION_CONNECT_TIMEOUT_MS 15000
 
 NatterPeerSession  *natter_peer_session_new                  (const char         *local_peer_id,
@@ -44,6 +44,9 @@ void                natter_peer_session_set_buffered_amount_low_threshold
                                                              (NatterPeerSession  *self,
                                                               guint64             threshold);
 void                natter_peer_session_close                (NatterPeerSession  *self);
+void                natter_peer_session_set_connect_timeout  (NatterPeerSession  *self,
+                                                              guint               timeout_ms);
+guint               natter_peer_session_get_connect_timeout  (NatterPeerSession  *self);
 
 NatterSessionState  natter_peer_session_get_state            (NatterPeerSession  *self);
 gboolean            natter_peer_session_is_polite            (NatterPeerSession  *self);

@@ -16,7 +16,6 @@ struct _NatterWindow
   AdwLeaflet           *leaflet;
   GtkListBox           *contacts_list;
   GtkStack             *content_stack;
-  AdwStatusPage        *no_contacts_page;
   GtkLabel             *peer_id_label;
   GtkButton            *copy_button;
 
@@ -192,7 +191,6 @@ natter_window_class_init (NatterWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, leaflet);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, contacts_list);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, content_stack);
-  gtk_widget_class_bind_template_child (widget_class, NatterWindow, no_contacts_page);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, peer_id_label);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, copy_button);
 

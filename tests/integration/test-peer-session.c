@@ -1,4 +1,4 @@
-/* test-peer-session.c: two real NatterPeerSessions on 127.0.0.1, signaling wired through the main loop. */
+/* test-peer-session.c: two real NatterPeerSessions on 127.0.0.1, signaling via the main loop. */
 #include <string.h>
 
 #include "natter-error.h"
@@ -23,6 +23,7 @@ typedef struct
   GPtrArray        *offer_ids;       /* session ids of the offers this side sent */
   GPtrArray        *received;        /* GBytes */
   GHashTable       *descriptions;    /* session ids whose offer/answer reached this side */
+  gboolean          unreachable;     /* what this side sends is lost */
   gint64            open_time;
 } Side;
 
@@ -96,6 +97,8 @@ on_signal_out (NatterPeerSession *session,
   side->n_signals++;
   if (g_str_equal (type, "offer"))
     g_ptr_array_add (side->offer_ids, g_strdup (session_id));
+  if (side->unreachable)
+    return;
   delay = g_rand_int_range (pair->rand, 0, pair->max_delay_ms + 1);
   if (!g_str_equal (type, "ice"))
     delay += pair->sdp_delay_ms;
@@ -287,9 +290,11 @@ test_connect_and_exchange (void)
   natter_peer_session_connect (alice->session);
   g_assert_cmpint (natter_peer_session_get_state (alice->session), ==, NATTER_SESSION_CONNECTING);
   assert_one_connection (pair);
-  g_test_message ("connect -> channel open: offerer %.1f ms, answerer %.1f ms (first setup in the process)",
+  g_test_message ("connect -> channel open: offerer %.1f ms, answerer %.1f ms "
+                  "(first setup in the process)",
                   (alice->open_time - start) / 1000.0, (bob->open_time - start) / 1000.0);
-  g_test_message ("signals for one setup: offerer %u, answerer %u", alice->n_signals, bob->n_signals);
+  g_test_message ("signals for one setup: offerer %u, answerer %u",
+                  alice->n_signals, bob->n_signals);
   g_assert_cmpuint (alice->n_signals, <=, 6);
   g_assert_cmpuint (bob->n_signals, <=, 6);
   g_assert_cmpuint (alice->n_opens, ==, 1);
@@ -341,7 +346,8 @@ test_ice_before_description (void)
 
   natter_peer_session_connect (pair->side[0].session);
   assert_one_connection (pair);
-  g_test_message ("ice signals that arrived before their description: at answerer %u, at offerer %u",
+  g_test_message ("ice signals that arrived before their description: "
+                  "at answerer %u, at offerer %u",
                   pair->side[1].n_early_ice, pair->side[0].n_early_ice);
   g_assert_cmpuint (pair->side[1].n_early_ice, >=, 1);
   g_assert_cmpuint (pair->side[0].n_early_ice, >=, 1);
@@ -457,6 +463,43 @@ test_peer_restart (void)
   pair_free (pair);
 }
 
+static gboolean
+alice_failed (gpointer data)
+{
+  Pair *pair = data;
+
+  return natter_peer_session_get_state (pair->side[0].session) == NATTER_SESSION_FAILED;
+}
+
+static void
+test_timeout_then_reconnect (void)
+{
+  Pair *pair = pair_new (5, 0);
+  Side *alice = &pair->side[0];
+  Side *bob = &pair->side[1];
+  gint64 start = g_get_monotonic_time ();
+
+  /* Alice's offer never reaches bob. */
+  alice->unreachable = TRUE;
+  natter_peer_session_set_connect_timeout (alice->session, 500);
+  natter_peer_session_connect (alice->session);
+  g_assert_true (natter_test_wait_until (alice_failed, pair, 5000));
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 500 * 1000);
+  g_assert_null (natter_peer_session_get_session_id (alice->session));
+  g_assert_cmpint (natter_peer_session_get_state (bob->session), ==, NATTER_SESSION_NEW);
+
+  /* The way is clear again: the next connect() is a fresh attempt. */
+  alice->unreachable = FALSE;
+  natter_peer_session_connect (alice->session);
+  assert_one_connection (pair);
+  g_assert_cmpuint (alice->offer_ids->len, ==, 2);
+  g_assert_cmpstr (natter_peer_session_get_session_id (alice->session), ==,
+                   g_ptr_array_index (alice->offer_ids, 1));
+  assert_chat_works (pair);
+
+  pair_free (pair);
+}
+
 static void
 test_frame_limits (void)
 {
@@ -512,7 +555,8 @@ test_garbage_is_dropped (void)
     { "offer", "{}" },
     { "answer", "{\"sdp\": \"v=0\"}" },
     { "ice", "{\"candidates\": [{\"mline\": \"x\", \"candidate\": 1}, 7]}" },
-    { "ice", "{\"candidates\": [{\"mline\": 0, \"candidate\": \"candidate:1 1 UDP 1 127.0.0.1 9 typ host\"}]}" },
+    { "ice", "{\"candidates\": [{\"mline\": 0, "
+             "\"candidate\": \"candidate:1 1 UDP 1 127.0.0.1 9 typ host\"}]}" },
     { "bye", "{}" },
     { "hello", "{}" },
   };
@@ -570,6 +614,7 @@ main (int   argc,
   g_test_add_func ("/peer-session/glare", test_glare);
   g_test_add_func ("/peer-session/bye-and-reconnect", test_bye_and_reconnect);
   g_test_add_func ("/peer-session/peer-restart", test_peer_restart);
+  g_test_add_func ("/peer-session/timeout-then-reconnect", test_timeout_then_reconnect);
   g_test_add_func ("/peer-session/frame-limits", test_frame_limits);
 
   return g_test_run ();
