@@ -58,7 +58,6 @@ static NatterFrameMessage *
 parse_message (JsonNode  *node,
                GError   **error)
 {
-  g_autoptr(GError) local_error = NULL;
   NatterFrameMessage *message;
   JsonArray *array;
   JsonNode *body;

@@ -191,6 +191,29 @@ session_is_valid (const char *session)
   return TRUE;
 }
 
+/* The one place an envelope's fields are set, for a new or a parsed one. */
+static NatterEnvelope *
+envelope_new_full (const char *type,
+                   const char *from,
+                   const char *to,
+                   const char *session,
+                   const char *nonce,
+                   gint64      ts,
+                   JsonObject *body)
+{
+  NatterEnvelope *self = g_object_new (NATTER_TYPE_ENVELOPE, NULL);
+
+  self->type = g_strdup (type);
+  self->from = g_strdup (from);
+  self->to = g_strdup (to);
+  self->session = g_strdup (session);
+  self->nonce = g_strdup (nonce);
+  self->ts = ts;
+  self->body = body != NULL ? json_object_ref (body) : json_object_new ();
+
+  return self;
+}
+
 /**
  * natter_envelope_new:
  * @type: the envelope type, e.g. "offer"
@@ -212,7 +235,6 @@ natter_envelope_new (const char *type,
                      const char *session,
                      JsonObject *body)
 {
-  NatterEnvelope *self;
   guint8 nonce[NONCE_BYTES];
   char nonce_b64[sodium_base64_ENCODED_LEN (NONCE_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
 
@@ -226,16 +248,7 @@ natter_envelope_new (const char *type,
   sodium_bin2base64 (nonce_b64, sizeof nonce_b64, nonce, sizeof nonce,
                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 
-  self = g_object_new (NATTER_TYPE_ENVELOPE, NULL);
-  self->type = g_strdup (type);
-  self->from = g_strdup (from);
-  self->to = g_strdup (to);
-  self->session = g_strdup (session);
-  self->nonce = g_strdup (nonce_b64);
-  self->body = body != NULL ? json_object_ref (body) : json_object_new ();
-  self->ts = g_get_real_time () / 1000;
-
-  return self;
+  return envelope_new_full (type, from, to, session, nonce_b64, g_get_real_time () / 1000, body);
 }
 
 /**
@@ -384,7 +397,6 @@ static NatterEnvelope *
 envelope_from_object (JsonObject  *root,
                       GError     **error)
 {
-  NatterEnvelope *self;
   JsonObject *body;
   const char *type;
   const char *from;
@@ -411,16 +423,7 @@ envelope_from_object (JsonObject  *root,
       (body = natter_json_get_object (root, "body", error)) == NULL)
     return NULL;
 
-  self = g_object_new (NATTER_TYPE_ENVELOPE, NULL);
-  self->type = g_strdup (type);
-  self->from = g_strdup (from);
-  self->to = g_strdup (to);
-  self->session = g_strdup (session);
-  self->nonce = g_strdup (nonce);
-  self->ts = ts;
-  self->body = json_object_ref (body);
-
-  return self;
+  return envelope_new_full (type, from, to, session, nonce, ts, body);
 }
 
 /**
