@@ -185,7 +185,9 @@ restore_hlc (NatterClient *self)
                                                               natter_contact_get_peer_id (contact));
       g_autoptr(NatterMessage) last = natter_store_get_last_message (self->store, conv, NULL);
 
-      if (last != NULL)
+      /* A stamp that was quarantined on arrival must not move the clock now either. */
+      if (last != NULL &&
+          natter_message_get_hlc_l (last) <= g_get_real_time () / 1000 + NATTER_HLC_MAX_AHEAD_MS)
         natter_hlc_restore (self->hlc, (NatterHlcStamp) { natter_message_get_hlc_l (last),
                                                           natter_message_get_hlc_c (last) });
     }
@@ -417,6 +419,9 @@ peer_ensure_session (Peer *peer)
       g_signal_connect (peer->session, "buffered-amount-low",
                         G_CALLBACK (session_buffered_low_cb), peer);
       g_signal_connect (peer->session, "notify::state", G_CALLBACK (session_state_cb), peer);
+      /* webrtcbin's default threshold of 0 never fires: resume well before the buffer drains. */
+      natter_peer_session_set_buffered_amount_low_threshold (peer->session,
+                                                             NATTER_CHAT_HIGH_WATER / 4);
     }
   return peer->session;
 }
@@ -614,6 +619,12 @@ envelope_received_cb (NatterClient    *self,
   if (natter_contact_get_state (contact) != NATTER_CONTACT_ACCEPTED)
     {
       g_info ("Dropped %s from a contact not yet accepted", type);
+      return;
+    }
+  /* Negotiation always names the attempt it belongs to. */
+  if (natter_envelope_get_session (envelope) == NULL)
+    {
+      g_info ("Dropped %s without a session id", type);
       return;
     }
   natter_peer_session_handle_signal (peer_ensure_session (lookup_peer (self, from)), type,
