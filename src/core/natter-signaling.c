@@ -34,6 +34,8 @@
 
 #include <errno.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <glib-unix.h>
@@ -575,6 +577,21 @@ check_rc (NatterSignaling *self,
     push_event (self, EVENT_DISCONNECT, rc, NULL, NULL);
 }
 
+/* The broker leaves Nagle on, so its PUBACK for our second publish waits
+ * for our delayed ACK (~40 ms) and an answer queued behind it waits too.
+ * Linux clears TCP_QUICKACK after use, so it is re-armed after every read. */
+static void
+quick_ack (NatterSignaling *self)
+{
+#ifdef TCP_QUICKACK
+  int fd = mosquitto_socket (self->mosq);
+  int one = 1;
+
+  if (fd >= 0)
+    setsockopt (fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+#endif
+}
+
 static void
 handle_io (NatterSignaling *self,
            GIOCondition     revents)
@@ -589,7 +606,10 @@ handle_io (NatterSignaling *self,
    * is ready for), and the queued CONNECT goes out once it has finished. */
   if (((revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)) || tls_handshake) &&
       mosquitto_socket (self->mosq) >= 0)
-    check_rc (self, mosquitto_loop_read (self->mosq, 1));
+    {
+      check_rc (self, mosquitto_loop_read (self->mosq, 1));
+      quick_ack (self);
+    }
   if (((revents & G_IO_OUT) || tls_handshake) && mosquitto_socket (self->mosq) >= 0)
     check_rc (self, mosquitto_loop_write (self->mosq, 1));
 

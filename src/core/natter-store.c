@@ -1681,26 +1681,29 @@ natter_store_advance_state (NatterStore         *self,
   g_return_val_if_fail (author != NULL, NULL);
   g_return_val_if_fail (state >= NATTER_MESSAGE_QUEUED && state <= NATTER_MESSAGE_READ, NULL);
 
-  /* Up to DELIVERED only unacked rows can change: the literal `state < 2`
-   * keeps the hot path (acks) on the small messages_unacked index. */
-  if (state <= NATTER_MESSAGE_DELIVERED)
-    stmt = store_prepare (self,
-                          "UPDATE messages SET state = ?4 "
-                          "WHERE conversation = ?1 AND author = ?2 AND seq <= ?3 "
-                          "AND state < ?4 AND state < 2 RETURNING id",
-                          error);
-  else
-    stmt = store_prepare (self,
-                          "UPDATE messages SET state = ?4 "
-                          "WHERE conversation = ?1 AND author = ?2 AND seq <= ?3 "
-                          "AND state < ?4 RETURNING id",
-                          error);
+  /* The target state is a literal, not a parameter: a bound value in the
+   * WHERE clause made SQLite re-plan the statement on every call (the partial
+   * index depends on it). Up to DELIVERED only unacked rows can change, and
+   * `state < 2` keeps the hot path (acks) on the small messages_unacked index. */
+  {
+    static const char * const sql[] = {
+      [NATTER_MESSAGE_QUEUED] = "UPDATE messages SET state = 0 WHERE conversation = ?1 AND "
+                                "author = ?2 AND seq <= ?3 AND state < 0 RETURNING id",
+      [NATTER_MESSAGE_SENT] = "UPDATE messages SET state = 1 WHERE conversation = ?1 AND "
+                              "author = ?2 AND seq <= ?3 AND state < 1 RETURNING id",
+      [NATTER_MESSAGE_DELIVERED] = "UPDATE messages SET state = 2 WHERE conversation = ?1 AND "
+                                   "author = ?2 AND seq <= ?3 AND state < 2 RETURNING id",
+      [NATTER_MESSAGE_READ] = "UPDATE messages SET state = 3 WHERE conversation = ?1 AND "
+                              "author = ?2 AND seq <= ?3 AND state < 3 RETURNING id",
+    };
+
+    stmt = store_prepare (self, sql[state], error);
+  }
   if (stmt == NULL)
     return NULL;
   bind_text (stmt, 1, conversation);
   bind_text (stmt, 2, author);
   sqlite3_bind_int64 (stmt, 3, upto);
-  sqlite3_bind_int (stmt, 4, state);
 
   changed = g_ptr_array_new_with_free_func (g_free);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
