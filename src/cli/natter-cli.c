@@ -65,6 +65,10 @@ contact_state_name (NatterContactState state)
 
 /* ---- output ---- */
 
+/* Events emitted while a "send" command runs (the message can be sent at
+ * once) wait here, so "queued" always comes before its "delivery" events. */
+static GPtrArray *held_events;
+
 static void
 print_json (JsonBuilder *builder)
 {
@@ -74,7 +78,29 @@ print_json (JsonBuilder *builder)
 
   json_generator_set_root (generator, root);
   text = json_generator_to_data (generator, NULL);
+  if (held_events != NULL)
+    {
+      g_ptr_array_add (held_events, g_steal_pointer (&text));
+      return;
+    }
   g_print ("%s\n", text);
+  fflush (stdout);
+}
+
+static void
+hold_events (void)
+{
+  g_assert (held_events == NULL);
+  held_events = g_ptr_array_new_with_free_func (g_free);
+}
+
+static void
+release_events (void)
+{
+  g_autoptr(GPtrArray) events = g_steal_pointer (&held_events);
+
+  for (guint i = 0; i < events->len; i++)
+    g_print ("%s\n", (const char *) g_ptr_array_index (events, i));
   fflush (stdout);
 }
 
@@ -598,19 +624,24 @@ run_command (Runner     *runner,
           emit_error ("send", error);
           return;
         }
+      hold_events ();
       message = natter_client_send_message (runner->client, to, text, reply_to, &error);
       if (message == NULL)
         {
+          release_events ();
           emit_error ("send", error);
           return;
         }
       {
         g_autoptr(JsonBuilder) builder = begin_event ("queued");
+        g_autoptr(GPtrArray) later = g_steal_pointer (&held_events);
 
         add_string (builder, "peer", to);
         add_message_fields (builder, message);
         json_builder_end_object (builder);
         print_json (builder);
+        held_events = g_steal_pointer (&later);
+        release_events ();
       }
     }
   else if (g_str_equal (cmd, "typing") && to != NULL)
@@ -881,6 +912,9 @@ main (int   argc,
   int status;
 
   setlocale (LC_ALL, "");
+  /* GLib prints debug and info messages to stdout by default; with
+   * G_MESSAGES_DEBUG set they would corrupt the JSON event stream. */
+  g_log_writer_default_set_use_stderr (TRUE);
   gst_init (NULL, NULL);
 
   context = g_option_context_new ("COMMAND [ARGS...]");

@@ -325,8 +325,16 @@ conversation_idle (Conversation *conv)
   return conv->remote_synced && g_queue_is_empty (&conv->outgoing);
 }
 
-/* Sends one store batch of @range; returns FALSE when the range is exhausted. */
-static gboolean
+/* What pump_range() left of a range. */
+typedef enum
+{
+  RANGE_DONE,     /* nothing left to send */
+  RANGE_MORE,     /* more to send once the channel has room */
+  RANGE_STALLED,  /* the channel refused a frame: retrying now would spin forever */
+} RangeStatus;
+
+/* Sends one store batch of @range. */
+static RangeStatus
 pump_range (NatterChatProtocol *self,
             Conversation       *conv,
             OutRange           *range)
@@ -340,10 +348,10 @@ pump_range (NatterChatProtocol *self,
   if (batch == NULL)
     {
       g_warning ("Cannot read messages to send: %s", error->message);
-      return FALSE;
+      return RANGE_DONE;
     }
   if (batch->len == 0)
-    return FALSE;
+    return RANGE_DONE;
 
   while (start < batch->len &&
          self->transport->buffered (self->transport_data) < NATTER_CHAT_HIGH_WATER)
@@ -363,7 +371,7 @@ pump_range (NatterChatProtocol *self,
       else if (!send_frame (self, frame, &error))
         {
           g_debug ("Send interrupted: %s", error->message);
-          return TRUE;
+          return RANGE_STALLED;
         }
       last = g_ptr_array_index (batch, next - 1);
       range->next_seq = natter_message_get_seq (last) + 1;
@@ -372,7 +380,7 @@ pump_range (NatterChatProtocol *self,
       start = next;
     }
 
-  return start < batch->len || batch->len == REFILL_BATCH;
+  return start < batch->len || batch->len == REFILL_BATCH ? RANGE_MORE : RANGE_DONE;
 }
 
 /**
@@ -403,12 +411,17 @@ natter_chat_protocol_pump (NatterChatProtocol *self)
              self->transport->buffered (self->transport_data) < NATTER_CHAT_HIGH_WATER)
         {
           OutRange *range = g_queue_peek_head (&conv->outgoing);
+          RangeStatus status = pump_range (self, conv, range);
 
-          if (!pump_range (self, conv, range))
+          /* The range stays queued; the next pump or sync sends it. */
+          if (status == RANGE_STALLED)
+            goto out;
+          if (status == RANGE_DONE)
             out_range_free (g_queue_pop_head (&conv->outgoing));
         }
     }
 
+out:
   self->pumping = FALSE;
 }
 
@@ -522,6 +535,7 @@ handle_messages (NatterChatProtocol  *self,
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
   gint64 contiguous;
   gint64 max_seq;
+  gint64 *asked;
 
   if (!author_allowed (self, conv, frame->author))
     return reject (self, error, "messages by an author the peer may not deliver");
@@ -580,7 +594,9 @@ handle_messages (NatterChatProtocol  *self,
 
   /* A hole below what we hold: ask again, once per position of the hole. */
   max_seq = natter_store_max_seq (self->store, conv->id, frame->author, NULL);
-  if (max_seq > contiguous && vv_get (conv->gap_requested, frame->author) != contiguous)
+  asked = g_hash_table_lookup (conv->gap_requested, frame->author);
+  /* Not vv_get(): a hole at seq 1 (contiguous 0) was never asked about either. */
+  if (max_seq > contiguous && (asked == NULL || *asked != contiguous))
     {
       g_hash_table_replace (conv->gap_requested, g_strdup (frame->author),
                             g_memdup2 (&contiguous, sizeof contiguous));
@@ -641,6 +657,12 @@ natter_chat_protocol_receive (NatterChatProtocol  *self,
       return handle_messages (self, conv, frame, error);
     case NATTER_FRAME_ACK:
     case NATTER_FRAME_READ:
+      /* In a group we relay other members' messages and the peer acks
+       * those too; nothing of ours changes state. */
+      if (frame->type == NATTER_FRAME_ACK && !g_str_equal (frame->author, self->local_peer_id) &&
+          !g_str_equal (frame->author, self->remote_peer_id) &&
+          g_strv_contains ((const char * const *) conv->members, frame->author))
+        return TRUE;
       if (!g_str_equal (frame->author, self->local_peer_id))
         return reject (self, error, "receipt for messages that are not ours");
       handle_ack (self, conv, frame,

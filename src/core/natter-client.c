@@ -373,9 +373,14 @@ session_state_cb (NatterPeerSession *session,
       peer_schedule_retry (peer);
       break;
 
-    case NATTER_SESSION_NEW:
     case NATTER_SESSION_CONNECTING:
     case NATTER_SESSION_CLOSED:
+      /* A new offer replaced a connected attempt (the peer restarted) or
+       * the session was closed: the channel under the protocol is gone. */
+      g_clear_object (&peer->protocol);
+      break;
+
+    case NATTER_SESSION_NEW:
     default:
       break;
     }
@@ -1335,12 +1340,17 @@ natter_client_send_message (NatterClient  *self,
   if (frame == NULL)
     return NULL;
 
+  /* State updates reach the returned object only through the
+   * conversation's list, so make sure there is one; it must read the
+   * store before the message is in it, or it would list it twice. */
+  list = NATTER_MESSAGE_LIST (natter_client_get_messages (self, peer_id, error));
+  if (list == NULL)
+    return NULL;
+
   if (!natter_store_add_message (self->store, message, &inserted, error))
     return NULL;
 
-  list = lookup_list (self, conv);
-  if (list != NULL)
-    natter_message_list_insert (list, message);
+  natter_message_list_insert (list, message);
   touch_contact (self, peer_id, message, FALSE);
 
   peer = g_hash_table_lookup (self->peers, peer_id);
