@@ -12,6 +12,7 @@
 #include <gst/gst.h>
 #include <json-glib/json-glib.h>
 #include <locale.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "natter-client.h"
@@ -147,14 +148,19 @@ add_message_fields (JsonBuilder   *builder,
   json_builder_add_boolean_value (builder, natter_message_get_late (message));
 }
 
+/* An event whose other members are all strings: NULL-terminated key, value pairs. */
 static void
 emit_simple (const char *event,
-             const char *key,
-             const char *value)
+             ...)
 {
   g_autoptr(JsonBuilder) builder = begin_event (event);
+  const char *key;
+  va_list args;
 
-  add_string (builder, key, value);
+  va_start (args, event);
+  while ((key = va_arg (args, const char *)) != NULL)
+    add_string (builder, key, va_arg (args, const char *));
+  va_end (args);
   json_builder_end_object (builder);
   print_json (builder);
 }
@@ -481,12 +487,8 @@ on_session (NatterClient  *client,
             int            state,
             gpointer       user_data)
 {
-  g_autoptr(JsonBuilder) builder = begin_event ("session");
-
-  add_string (builder, "peer", natter_contact_get_peer_id (contact));
-  add_string (builder, "state", session_state_name (state));
-  json_builder_end_object (builder);
-  print_json (builder);
+  emit_simple ("session", "peer", natter_contact_get_peer_id (contact),
+               "state", session_state_name (state), NULL);
 }
 
 static void
@@ -508,12 +510,7 @@ on_delivery (NatterClient       *client,
              NatterMessageState  state,
              gpointer            user_data)
 {
-  g_autoptr(JsonBuilder) builder = begin_event ("delivery");
-
-  add_string (builder, "id", id);
-  add_string (builder, "state", message_state_name (state));
-  json_builder_end_object (builder);
-  print_json (builder);
+  emit_simple ("delivery", "id", id, "state", message_state_name (state), NULL);
 }
 
 static void
@@ -521,12 +518,8 @@ on_contact_request (NatterClient  *client,
                     NatterContact *contact,
                     gpointer       user_data)
 {
-  g_autoptr(JsonBuilder) builder = begin_event ("contact-request");
-
-  add_string (builder, "peer", natter_contact_get_peer_id (contact));
-  add_string (builder, "name", natter_contact_get_name (contact));
-  json_builder_end_object (builder);
-  print_json (builder);
+  emit_simple ("contact-request", "peer", natter_contact_get_peer_id (contact),
+               "name", natter_contact_get_name (contact), NULL);
 }
 
 static void
@@ -534,12 +527,8 @@ on_contact_changed (NatterClient  *client,
                     NatterContact *contact,
                     gpointer       user_data)
 {
-  g_autoptr(JsonBuilder) builder = begin_event ("contact");
-
-  add_string (builder, "peer", natter_contact_get_peer_id (contact));
-  add_string (builder, "state", contact_state_name (natter_contact_get_state (contact)));
-  json_builder_end_object (builder);
-  print_json (builder);
+  emit_simple ("contact", "peer", natter_contact_get_peer_id (contact),
+               "state", contact_state_name (natter_contact_get_state (contact)), NULL);
 }
 
 static void
@@ -562,7 +551,7 @@ on_synced (NatterClient *client,
            const char   *peer_id,
            gpointer      user_data)
 {
-  emit_simple ("synced", "peer", peer_id);
+  emit_simple ("synced", "peer", peer_id, NULL);
 }
 
 static void
@@ -574,19 +563,14 @@ on_broker (NatterClient *client,
   NatterSignalingState state;
 
   g_object_get (client, "signaling-state", &state, NULL);
-  emit_simple ("broker", "state", names[MIN ((guint) state, 2u)]);
+  emit_simple ("broker", "state", names[MIN ((guint) state, 2u)], NULL);
 }
 
 static void
 emit_error (const char *context,
             GError     *error)
 {
-  g_autoptr(JsonBuilder) builder = begin_event ("error");
-
-  add_string (builder, "context", context);
-  add_string (builder, "message", error->message);
-  json_builder_end_object (builder);
-  print_json (builder);
+  emit_simple ("error", "context", context, "message", error->message, NULL);
 }
 
 static void
@@ -766,7 +750,7 @@ cmd_run (int argc, char **argv, GError **error)
   if (duration > 0)
     g_timeout_add ((guint) (duration * 1000), quit_cb, loop);
 
-  emit_simple ("ready", "peer_id", natter_client_get_peer_id (client));
+  emit_simple ("ready", "peer_id", natter_client_get_peer_id (client), NULL);
   natter_client_start (client);
   g_main_loop_run (loop);
 
@@ -774,7 +758,7 @@ cmd_run (int argc, char **argv, GError **error)
   natter_client_stop (client);
   g_clear_object (&runner.input);
   g_clear_object (&runner.cancellable);
-  emit_simple ("stopped", "peer_id", natter_client_get_peer_id (client));
+  emit_simple ("stopped", "peer_id", natter_client_get_peer_id (client), NULL);
   return EXIT_SUCCESS;
 }
 

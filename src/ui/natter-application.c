@@ -7,6 +7,8 @@
 #include "natter-identity.h"
 
 #include "natter-application.h"
+
+#include "natter-signaling.h"
 #include "natter-profile-error-window.h"
 #include "natter-window.h"
 
@@ -48,19 +50,16 @@ static const GOptionEntry main_entries[] = {
   { NULL }
 };
 
-/* Only the URL shape is checked here; whether the broker answers is the
- * signaling layer's business and is reported in the window. */
+/* The signaling layer's own parser decides, so the app never accepts a URL
+ * the client would refuse; whether the broker answers is shown in the window. */
 static gboolean
 broker_url_is_valid (const char *url)
 {
-  g_autoptr(GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
-  const char *scheme;
+  g_autofree char *host = NULL;
+  guint16 port;
+  gboolean tls;
 
-  if (uri == NULL || g_uri_get_host (uri) == NULL || g_uri_get_host (uri)[0] == '\0')
-    return FALSE;
-
-  scheme = g_uri_get_scheme (uri);
-  return g_strcmp0 (scheme, "mqtt") == 0 || g_strcmp0 (scheme, "mqtts") == 0;
+  return natter_signaling_parse_broker_url (url, &host, &port, &tls, NULL);
 }
 
 static gint
