@@ -12,7 +12,7 @@
 #define MAX_SAFE_INT ((gint64) 1 << 53)
 #define MAX_CONVERSATION_LEN 128
 
-static const char * const frame_names[] = { "msg", "ack", "read", "typing", "sync" };
+static const char * const frame_names[] = { "msg", "ack", "read", "typing", "sync", "ping", "file" };
 
 static void
 frame_message_free (NatterFrameMessage *message)
@@ -31,6 +31,7 @@ natter_chat_frame_free (NatterChatFrame *frame)
   g_free (frame->author);
   g_clear_pointer (&frame->messages, g_ptr_array_unref);
   g_clear_pointer (&frame->vv, g_hash_table_unref);
+  g_clear_pointer (&frame->file, json_object_unref);
   g_free (frame);
 }
 
@@ -196,6 +197,7 @@ natter_chat_frame_parse (const guint8  *data,
   static const char * const upto_members[] = { "t", "conv", "author", "upto", NULL };
   static const char * const typing_members[] = { "t", "conv", "on", NULL };
   static const char * const sync_members[] = { "t", "conv", "vv", NULL };
+  static const char * const ping_members[] = { "t", "conv", NULL };
   g_autoptr(NatterChatFrame) frame = g_new0 (NatterChatFrame, 1);
   g_autoptr(JsonObject) object = NULL;
   const char *type_name;
@@ -250,6 +252,17 @@ natter_chat_frame_parse (const guint8  *data,
       if (!natter_json_check_members (object, sync_members, error) ||
           !parse_vv (object, frame, error))
         return NULL;
+      break;
+
+    case NATTER_FRAME_PING:
+      if (!natter_json_check_members (object, ping_members, error))
+        return NULL;
+      break;
+
+    case NATTER_FRAME_FILE:
+      /* Size, depth and UTF-8 are checked above; the transfer layer owns
+       * the members. */
+      frame->file = json_object_ref (object);
       break;
 
     default:
@@ -331,6 +344,43 @@ natter_chat_frame_build_typing (const char *conversation,
   json_builder_set_member_name (builder, "on");
   json_builder_add_boolean_value (builder, typing);
   return end_frame (builder);
+}
+
+GBytes *
+natter_chat_frame_build_ping (const char *conversation)
+{
+  g_autoptr(JsonBuilder) builder = begin_frame (NATTER_FRAME_PING, conversation);
+
+  return end_frame (builder);
+}
+
+GBytes *
+natter_chat_frame_build_file (const char  *conversation,
+                              JsonObject  *fields,
+                              GError     **error)
+{
+  g_autoptr(JsonObject) object = json_object_new ();
+  g_autoptr(JsonNode) root = json_node_new (JSON_NODE_OBJECT);
+  g_autoptr(GList) members = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+
+  g_return_val_if_fail (fields != NULL, NULL);
+
+  json_object_set_string_member (object, "t", frame_names[NATTER_FRAME_FILE]);
+  json_object_set_string_member (object, "conv", conversation);
+  members = json_object_get_members (fields);
+  for (GList *l = members; l != NULL; l = l->next)
+    if (!g_str_equal (l->data, "t") && !g_str_equal (l->data, "conv"))
+      json_object_set_member (object, l->data, json_object_dup_member (fields, l->data));
+  json_node_set_object (root, object);
+  bytes = natter_json_to_bytes (root);
+  if (g_bytes_get_size (bytes) > NATTER_MAX_FRAME_SIZE)
+    {
+      g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_TOO_LARGE,
+                           "file frame over the frame size limit");
+      return NULL;
+    }
+  return g_steal_pointer (&bytes);
 }
 
 static GBytes *

@@ -1,7 +1,7 @@
 /* natter-chat-frame.h: codec for frames on the "chat" data channel (docs/PROTOCOL.md). */
 #pragma once
 
-#include <glib.h>
+#include <json-glib/json-glib.h>
 
 #include "natter-types.h"
 
@@ -14,6 +14,8 @@ typedef enum
   NATTER_FRAME_READ,     /* receiver read every message of author up to seq */
   NATTER_FRAME_TYPING,
   NATTER_FRAME_SYNC,     /* version vector: author → highest contiguous seq held */
+  NATTER_FRAME_PING,     /* keep-alive: sent when the channel has been quiet */
+  NATTER_FRAME_FILE,     /* file transfer control; members checked by natter-transfer */
 } NatterFrameType;
 
 typedef struct
@@ -34,6 +36,7 @@ typedef struct
   gint64           upto;       /* ACK, READ */
   gboolean         typing;     /* TYPING */
   GHashTable      *vv;         /* SYNC: author → gint64 * */
+  JsonObject      *file;       /* FILE: the whole frame object, still unchecked */
 } NatterChatFrame;
 
 /* Hard caps that keep one hostile frame from costing more than a frame's worth of work. */
@@ -54,6 +57,12 @@ GBytes          *natter_chat_frame_build_upto     (NatterFrameType        type,
                                                    gint64                 upto);
 GBytes          *natter_chat_frame_build_typing   (const char            *conversation,
                                                    gboolean               typing);
+GBytes          *natter_chat_frame_build_ping     (const char            *conversation);
+/* @fields: the frame's own members; "t" and "conv" are added. NULL with
+ * NATTER_ERROR_TOO_LARGE when the frame would exceed NATTER_MAX_FRAME_SIZE. */
+GBytes          *natter_chat_frame_build_file     (const char            *conversation,
+                                                   JsonObject            *fields,
+                                                   GError               **error);
 GBytes          *natter_chat_frame_build_messages (const char            *conversation,
                                                    const char            *author,
                                                    GPtrArray             *messages,

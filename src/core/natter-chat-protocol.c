@@ -59,6 +59,14 @@ struct _NatterChatProtocol
   guint64                    frames_sent;
   guint64                    rejected;
   gboolean                   pumping;
+
+  /* keep-alive */
+  guint                      keepalive_interval_ms;
+  guint                      keepalive_timeout_ms;
+  guint                      keepalive_source;
+  gint64                     last_sent_us;
+  gint64                     last_received_us;
+  gboolean                   timed_out;
 };
 
 enum {
@@ -66,6 +74,8 @@ enum {
   MESSAGE_STATE_CHANGED,
   TYPING,
   SYNCED,
+  FILE_FRAME,
+  PEER_TIMEOUT,
   N_SIGNALS
 };
 
@@ -106,6 +116,7 @@ natter_chat_protocol_finalize (GObject *object)
 {
   NatterChatProtocol *self = (NatterChatProtocol *) object;
 
+  g_clear_handle_id (&self->keepalive_source, g_source_remove);
   g_clear_pointer (&self->conversations, g_hash_table_unref);
   g_clear_object (&self->store);
   g_clear_object (&self->hlc);
@@ -160,6 +171,36 @@ natter_chat_protocol_class_init (NatterChatProtocolClass *klass)
                                   G_TYPE_FROM_CLASS (klass),
                                   G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                   G_TYPE_NONE, 1, G_TYPE_STRING);
+  /**
+   * NatterChatProtocol::file-frame:
+   * @conversation: the conversation id
+   * @object: the whole frame, not yet validated beyond its type
+   */
+  signals[FILE_FRAME] = g_signal_new ("file-frame",
+                                      G_TYPE_FROM_CLASS (klass),
+                                      G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                      G_TYPE_NONE, 2, G_TYPE_STRING, JSON_TYPE_OBJECT);
+  /**
+   * NatterChatProtocol::peer-timeout:
+   *
+   * Nothing arrived from the peer for the keep-alive timeout: the channel
+   * is dead even if the transport under it has not noticed. Emitted once.
+   */
+  signals[PEER_TIMEOUT] = g_signal_new ("peer-timeout",
+                                        G_TYPE_FROM_CLASS (klass),
+                                        G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                        G_TYPE_NONE, 0);
+}
+
+static guint
+keepalive_scaled (guint ms)
+{
+  const char *env = g_getenv ("NATTER_KEEPALIVE_SCALE");
+  double scale = env != NULL ? g_ascii_strtod (env, NULL) : 1.0;
+
+  if (!(scale > 0.0) || scale > 100.0)
+    scale = 1.0;
+  return (guint) MAX (1.0, ms * scale);
 }
 
 static void
@@ -167,6 +208,8 @@ natter_chat_protocol_init (NatterChatProtocol *self)
 {
   self->conversations = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                                (GDestroyNotify) conversation_free);
+  self->keepalive_interval_ms = keepalive_scaled (NATTER_CHAT_KEEPALIVE_INTERVAL_MS);
+  self->keepalive_timeout_ms = keepalive_scaled (NATTER_CHAT_KEEPALIVE_TIMEOUT_MS);
 }
 
 /**
@@ -233,7 +276,70 @@ send_frame (NatterChatProtocol  *self,
     return FALSE;
   self->bytes_sent += g_bytes_get_size (frame);
   self->frames_sent++;
+  self->last_sent_us = g_get_monotonic_time ();
   return TRUE;
+}
+
+static gboolean
+keepalive_tick_cb (gpointer user_data)
+{
+  NatterChatProtocol *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  GHashTableIter iter;
+  gpointer value;
+
+  if (now - self->last_received_us >= (gint64) self->keepalive_timeout_ms * 1000)
+    {
+      self->keepalive_source = 0;
+      self->timed_out = TRUE;
+      g_signal_emit (self, signals[PEER_TIMEOUT], 0);
+      return G_SOURCE_REMOVE;
+    }
+
+  /* Any frame will do as a sign of life; the ping names a conversation only
+   * because every frame does. */
+  g_hash_table_iter_init (&iter, self->conversations);
+  if (now - self->last_sent_us >= (gint64) self->keepalive_interval_ms * 1000 &&
+      g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      g_autoptr(GBytes) frame = natter_chat_frame_build_ping (((Conversation *) value)->id);
+      g_autoptr(GError) error = NULL;
+
+      if (!send_frame (self, frame, &error))
+        g_debug ("Cannot send a keep-alive: %s", error->message);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+keepalive_restart (NatterChatProtocol *self)
+{
+  guint period;
+
+  g_clear_handle_id (&self->keepalive_source, g_source_remove);
+  if (self->keepalive_interval_ms == 0 || self->keepalive_timeout_ms == 0 || self->timed_out)
+    return;
+  /* Ticking at a fraction of both bounds keeps each within a tick of its value. */
+  period = MAX (MIN (self->keepalive_interval_ms, self->keepalive_timeout_ms) / 4, 10);
+  self->keepalive_source = g_timeout_add (period, keepalive_tick_cb, self);
+}
+
+/**
+ * natter_chat_protocol_set_keepalive:
+ * @interval_ms: send a ping after this long without sending anything
+ * @timeout_ms: emit "peer-timeout" after this long without receiving anything
+ */
+void
+natter_chat_protocol_set_keepalive (NatterChatProtocol *self,
+                                    guint               interval_ms,
+                                    guint               timeout_ms)
+{
+  g_return_if_fail (NATTER_IS_CHAT_PROTOCOL (self));
+
+  self->keepalive_interval_ms = interval_ms;
+  self->keepalive_timeout_ms = timeout_ms;
+  if (self->keepalive_source != 0)
+    keepalive_restart (self);
 }
 
 static void
@@ -268,9 +374,11 @@ natter_chat_protocol_start (NatterChatProtocol *self)
 
   g_return_if_fail (NATTER_IS_CHAT_PROTOCOL (self));
 
+  self->last_received_us = g_get_monotonic_time ();
   g_hash_table_iter_init (&iter, self->conversations);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     send_sync (self, value);
+  keepalive_restart (self);
 }
 
 /* Moves our messages of @conv up to @upto forward to @state and tells listeners. */
@@ -637,6 +745,8 @@ natter_chat_protocol_receive (NatterChatProtocol  *self,
   g_return_val_if_fail (NATTER_IS_CHAT_PROTOCOL (self), FALSE);
   g_return_val_if_fail (bytes != NULL, FALSE);
 
+  /* Even a frame we refuse shows the peer is alive. */
+  self->last_received_us = g_get_monotonic_time ();
   data = g_bytes_get_data (bytes, &len);
   frame = natter_chat_frame_parse (data, len, error);
   if (frame == NULL)
@@ -670,6 +780,11 @@ natter_chat_protocol_receive (NatterChatProtocol  *self,
       return TRUE;
     case NATTER_FRAME_TYPING:
       g_signal_emit (self, signals[TYPING], 0, conv->id, frame->typing);
+      return TRUE;
+    case NATTER_FRAME_PING:
+      return TRUE;
+    case NATTER_FRAME_FILE:
+      g_signal_emit (self, signals[FILE_FRAME], 0, conv->id, frame->file);
       return TRUE;
     default:
       g_assert_not_reached ();
@@ -707,6 +822,21 @@ natter_chat_protocol_send_read (NatterChatProtocol  *self,
   frame = natter_chat_frame_build_upto (NATTER_FRAME_READ, conversation, self->remote_peer_id,
                                         upto);
   return send_frame (self, frame, error);
+}
+
+gboolean
+natter_chat_protocol_send_file (NatterChatProtocol  *self,
+                                const char          *conversation,
+                                JsonObject          *fields,
+                                GError             **error)
+{
+  g_autoptr(GBytes) frame = NULL;
+
+  g_return_val_if_fail (NATTER_IS_CHAT_PROTOCOL (self), FALSE);
+  g_return_val_if_fail (fields != NULL, FALSE);
+
+  frame = natter_chat_frame_build_file (conversation, fields, error);
+  return frame != NULL && send_frame (self, frame, error);
 }
 
 gboolean

@@ -213,6 +213,12 @@ save_contact (NatterClient   *self,
 
 /* ---- peers and sessions ---- */
 
+static void session_signal_out_cb (NatterPeerSession *session,
+                                   const char        *type,
+                                   const char        *session_id,
+                                   JsonObject        *body,
+                                   Peer              *peer);
+
 static void
 peer_free (Peer *peer)
 {
@@ -220,8 +226,13 @@ peer_free (Peer *peer)
   g_clear_object (&peer->protocol);
   if (peer->session != NULL)
     {
-      g_signal_handlers_disconnect_by_data (peer->session, peer);
+      /* Only the "bye" may still go out: the peer learns at once that this
+       * connection is over instead of waiting for its keep-alive. */
+      g_signal_handlers_disconnect_matched (peer->session, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL,
+                                            peer);
+      g_signal_connect (peer->session, "signal-out", G_CALLBACK (session_signal_out_cb), peer);
       natter_peer_session_close (peer->session);
+      g_signal_handlers_disconnect_by_data (peer->session, peer);
       g_clear_object (&peer->session);
     }
   g_free (peer->peer_id);
@@ -326,6 +337,30 @@ session_buffered_low_cb (NatterPeerSession *session,
     natter_chat_protocol_pump (peer->protocol);
 }
 
+static gboolean
+reconnect_idle_cb (gpointer user_data)
+{
+  Peer *peer = user_data;
+
+  peer->retry_source = 0;
+  if (peer->session != NULL)
+    natter_peer_session_close (peer->session);
+  peer->retry_attempt = 0;
+  peer_schedule_retry (peer);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+protocol_peer_timeout_cb (NatterChatProtocol *protocol,
+                          Peer               *peer)
+{
+  g_info ("No sign of life from %.8s… within the keep-alive timeout; reconnecting",
+          peer->peer_id);
+  /* Not from inside the protocol's own signal: closing drops the protocol. */
+  g_clear_handle_id (&peer->retry_source, g_source_remove);
+  peer->retry_source = g_idle_add (reconnect_idle_cb, peer);
+}
+
 static void
 start_protocol (Peer *peer)
 {
@@ -343,6 +378,7 @@ start_protocol (Peer *peer)
                     G_CALLBACK (protocol_state_changed_cb), peer);
   g_signal_connect (peer->protocol, "typing", G_CALLBACK (protocol_typing_cb), peer);
   g_signal_connect (peer->protocol, "synced", G_CALLBACK (protocol_synced_cb), peer);
+  g_signal_connect (peer->protocol, "peer-timeout", G_CALLBACK (protocol_peer_timeout_cb), peer);
   natter_chat_protocol_start (peer->protocol);
 }
 
@@ -1454,4 +1490,198 @@ natter_client_connect (NatterClient *self,
 
   if (self->signaling != NULL && contact_is_accepted (self, peer_id))
     peer_connect (lookup_peer (self, peer_id));
+}
+
+/* ---- contact management (UI) ---- */
+
+static NatterContact *
+require_contact (NatterClient  *self,
+                 const char    *peer_id,
+                 GError       **error)
+{
+  NatterContact *contact = natter_client_lookup_contact (self, peer_id);
+
+  if (contact == NULL)
+    g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_NOT_CONTACT,
+                         "No contact with that peer id");
+  return contact;
+}
+
+/**
+ * natter_client_rename_contact:
+ * @name: (nullable): the local name; %NULL or blank goes back to the short id
+ *
+ * Renames a contact for this profile only; the peer never learns it.
+ */
+gboolean
+natter_client_rename_contact (NatterClient  *self,
+                              const char    *peer_id,
+                              const char    *name,
+                              GError       **error)
+{
+  g_autofree char *clean = NULL;
+  NatterContact *contact;
+
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), FALSE);
+  g_return_val_if_fail (peer_id != NULL, FALSE);
+
+  if (name != NULL)
+    {
+      if (!g_utf8_validate (name, -1, NULL) || g_utf8_strlen (name, -1) > MAX_NAME_LEN)
+        {
+          g_set_error (error, NATTER_ERROR, NATTER_ERROR_INVALID_INPUT,
+                       "A name is at most %d characters of text", MAX_NAME_LEN);
+          return FALSE;
+        }
+      for (const char *p = name; *p != '\0'; p = g_utf8_next_char (p))
+        {
+          /* Names end up in lists and notifications: no line breaks or escapes. */
+          if (g_unichar_iscntrl (g_utf8_get_char (p)))
+            {
+              g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_INVALID_INPUT,
+                                   "A name cannot contain control characters");
+              return FALSE;
+            }
+        }
+      clean = g_strstrip (g_strdup (name));
+      if (clean[0] == '\0')
+        g_clear_pointer (&clean, g_free);
+    }
+
+  if ((contact = require_contact (self, peer_id, error)) == NULL)
+    return FALSE;
+  if (g_strcmp0 (natter_contact_get_name (contact), clean) == 0)
+    return TRUE;
+  natter_contact_set_name (contact, clean);
+  return save_contact (self, contact, error);
+}
+
+/**
+ * natter_client_delete_contact:
+ * @keep_history: %FALSE to also delete the conversation's messages
+ *
+ * Ends the session with @peer_id, stops following its presence and forgets
+ * the contact. A later contact request from the peer arrives as a new one.
+ */
+gboolean
+natter_client_delete_contact (NatterClient  *self,
+                              const char    *peer_id,
+                              gboolean       keep_history,
+                              GError       **error)
+{
+  g_autoptr(NatterContact) contact = NULL;
+  g_autofree char *conv = NULL;
+  NatterContact *found;
+  guint position;
+
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), FALSE);
+  g_return_val_if_fail (peer_id != NULL, FALSE);
+
+  found = require_contact (self, peer_id, error);
+  if (found == NULL)
+    return FALSE;
+  /* Kept alive until the model no longer lists it. */
+  contact = g_object_ref (found);
+  conv = natter_client_conversation_for (self, peer_id);
+
+  /* Contact and history go together or not at all. */
+  if (!natter_store_begin (self->store, error))
+    return FALSE;
+  if (!natter_store_delete_contact (self->store, peer_id, error) ||
+      (!keep_history && !natter_store_delete_conversation (self->store, conv, error)) ||
+      !natter_store_commit (self->store, error))
+    {
+      natter_store_rollback (self->store);
+      return FALSE;
+    }
+
+  if (self->signaling != NULL)
+    natter_signaling_unfollow_presence (self->signaling, peer_id);
+  g_hash_table_remove (self->peers, peer_id);
+  if (!keep_history)
+    g_hash_table_remove (self->message_lists, conv);
+  if (g_list_store_find (self->contacts, contact, &position))
+    g_list_store_remove (self->contacts, position);
+  return TRUE;
+}
+
+/**
+ * natter_client_set_contact_verified:
+ *
+ * Records that the user compared the safety number with @peer_id (or
+ * withdraws that).
+ */
+gboolean
+natter_client_set_contact_verified (NatterClient  *self,
+                                    const char    *peer_id,
+                                    gboolean       verified,
+                                    GError       **error)
+{
+  NatterContact *contact;
+
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), FALSE);
+  g_return_val_if_fail (peer_id != NULL, FALSE);
+
+  if ((contact = require_contact (self, peer_id, error)) == NULL)
+    return FALSE;
+  if (natter_contact_get_verified (contact) == !!verified)
+    return TRUE;
+  natter_contact_set_verified (contact, verified);
+  if (!save_contact (self, contact, error))
+    {
+      natter_contact_set_verified (contact, !verified);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * natter_client_dup_safety_number:
+ *
+ * Returns: (transfer full) (nullable): the safety number of this profile and
+ *   @peer_id as 12 groups of 5 digits, the same on both sides; %NULL if
+ *   @peer_id is not a valid peer id
+ */
+char *
+natter_client_dup_safety_number (NatterClient *self,
+                                 const char   *peer_id)
+{
+  guint8 key[NATTER_PUBLIC_KEY_SIZE];
+  g_autofree char *digits = NULL;
+
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
+  g_return_val_if_fail (peer_id != NULL, NULL);
+
+  if (!natter_peer_id_to_public_key (peer_id, key, NULL))
+    return NULL;
+  digits = natter_safety_number (natter_identity_get_public_key (self->identity), key);
+  return natter_safety_number_format (digits);
+}
+
+/**
+ * natter_client_load_contact_summaries:
+ *
+ * Fills each contact's last message preview and last activity from the
+ * store, so a freshly opened profile lists its conversations by activity
+ * before any new message arrives. (Not the unread count: our own reading
+ * is not stored yet, so the store cannot tell it.)
+ */
+void
+natter_client_load_contact_summaries (NatterClient *self)
+{
+  guint n;
+
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+
+  n = g_list_model_get_n_items (G_LIST_MODEL (self->contacts));
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(NatterContact) contact = g_list_model_get_item (G_LIST_MODEL (self->contacts), i);
+      const char *peer_id = natter_contact_get_peer_id (contact);
+      g_autofree char *conv = natter_client_conversation_for (self, peer_id);
+      g_autoptr(NatterMessage) last = natter_store_get_last_message (self->store, conv, NULL);
+
+      if (last != NULL)
+        touch_contact (self, peer_id, last, FALSE);
+    }
 }

@@ -90,4 +90,21 @@ NatterChatProtocol *natter_client_get_chat_protocol   (NatterClient       *self,
 void                natter_client_connect             (NatterClient       *self,
                                                        const char         *peer_id);
 
+/* contact management (UI) */
+gboolean            natter_client_rename_contact      (NatterClient       *self,
+                                                       const char         *peer_id,
+                                                       const char         *name,
+                                                       GError            **error);
+gboolean            natter_client_delete_contact      (NatterClient       *self,
+                                                       const char         *peer_id,
+                                                       gboolean            keep_history,
+                                                       GError            **error);
+gboolean            natter_client_set_contact_verified (NatterClient      *self,
+                                                       const char         *peer_id,
+                                                       gboolean            verified,
+                                                       GError            **error);
+char               *natter_client_dup_safety_number   (NatterClient       *self,
+                                                       const char         *peer_id);
+void                natter_client_load_contact_summaries (NatterClient    *self);
+
 G_END_DECLS

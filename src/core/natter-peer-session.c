@@ -10,7 +10,9 @@
 #include <gst/sdp/sdp.h>
 #include <gst/webrtc/webrtc.h>
 
+#include "natter-channel-private.h"
 #include "natter-error.h"
+#include "natter-sdp.h"
 
 /* Local candidates are collected this long before one "ice" signal carries
  * them all; gathering-complete flushes at once. */
@@ -26,6 +28,9 @@
 #define MAX_EVENTS_PER_DISPATCH   64
 #define CHAT_CHANNEL_LABEL        "chat"
 #define CHAT_CHANNEL_ID           0
+#define MAX_CHANNEL_LABEL_LEN     64
+/* A peer cannot make us hold more channels than this at once. */
+#define MAX_CHANNELS              64
 /* Logs name peers by an 8 character prefix of their ids, never more. */
 #define LOG_PAIR                  "%.8s->%.8s"
 
@@ -98,6 +103,8 @@ typedef struct
   gboolean              remote_set;
   gboolean              channel_open;
   gboolean              sent_complete;
+  GPtrArray            *channels;          /* NatterChannel, announced */
+  GPtrArray            *pending_channels;  /* NatterChannel the peer opened before we verified it */
   gboolean              torn_down;
 
   /* The only cross-thread state. */
@@ -131,6 +138,7 @@ struct _NatterPeerSession
   GQueue              retired;       /* session ids we left; their signals are stale */
   char               *local_fingerprint;
   char               *remote_fingerprint;
+  char               *failure_reason;
 };
 
 G_DEFINE_FINAL_TYPE (NatterPeerSession, natter_peer_session, G_TYPE_OBJECT)
@@ -150,6 +158,7 @@ enum {
   FRAME_RECEIVED,
   CHANNEL_OPEN,
   BUFFERED_AMOUNT_LOW,
+  CHANNEL_ADDED,
   N_SIGNALS
 };
 
@@ -194,16 +203,6 @@ is_valid_session_id (const char *session_id)
   return TRUE;
 }
 
-static char *
-sdp_fingerprint (const GstSDPMessage *sdp)
-{
-  const char *value = gst_sdp_message_get_attribute_val (sdp, "fingerprint");
-
-  for (guint i = 0; value == NULL && i < gst_sdp_message_medias_len (sdp); i++)
-    value = gst_sdp_media_get_attribute_val (gst_sdp_message_get_media (sdp, i), "fingerprint");
-  return g_strdup (value);
-}
-
 /* ---- Attempt: lifetime and the cross-thread inbox ---------------------- */
 
 static Attempt *
@@ -228,6 +227,8 @@ attempt_unref (gpointer data)
   g_main_context_unref (attempt->context);
   g_clear_pointer (&attempt->local_batch, json_array_unref);
   g_clear_pointer (&attempt->pending_remote, g_ptr_array_unref);
+  g_clear_pointer (&attempt->channels, g_ptr_array_unref);
+  g_clear_pointer (&attempt->pending_channels, g_ptr_array_unref);
   g_free (attempt->abandoned_offer);
   g_free (attempt->session_id);
   g_free (attempt);
@@ -378,8 +379,11 @@ on_data_channel (GstElement *webrtc,
 {
   Event *event = g_new0 (Event, 1);
 
+  /* Wired here, on webrtcbin's thread: the peer may send on it before the
+   * main context gets to look at it. */
   event->kind = EVENT_REMOTE_CHANNEL;
-  event->object = g_object_ref (channel);
+  event->object = G_OBJECT (natter_channel_new_internal (GST_WEBRTC_DATA_CHANNEL (channel),
+                                                         attempt->context));
   attempt_post (attempt, event);
 }
 
@@ -498,6 +502,13 @@ attempt_shutdown (Attempt *attempt)
   attempt_destroy_source (&attempt->batch_source);
   attempt_destroy_source (&attempt->timeout_source);
 
+  for (guint i = 0; i < attempt->channels->len; i++)
+    natter_channel_shutdown_internal (g_ptr_array_index (attempt->channels, i));
+  for (guint i = 0; i < attempt->pending_channels->len; i++)
+    natter_channel_shutdown_internal (g_ptr_array_index (attempt->pending_channels, i));
+  g_ptr_array_set_size (attempt->channels, 0);
+  g_ptr_array_set_size (attempt->pending_channels, 0);
+
   if (attempt->chat != NULL)
     g_signal_handlers_disconnect_by_data (attempt->chat, attempt);
   if (attempt->webrtc != NULL)
@@ -544,6 +555,8 @@ attempt_new (NatterPeerSession  *self,
   attempt->offerer = offerer;
   attempt->local_batch = json_array_new ();
   attempt->pending_remote = g_ptr_array_new_with_free_func (remote_candidate_free);
+  attempt->channels = g_ptr_array_new_with_free_func (g_object_unref);
+  attempt->pending_channels = g_ptr_array_new_with_free_func (g_object_unref);
 
   attempt->pipeline = gst_object_ref_sink (gst_pipeline_new (NULL));
   attempt->webrtc = gst_element_factory_make ("webrtcbin", NULL);
@@ -712,6 +725,8 @@ session_fail (NatterPeerSession *self,
               const char        *why)
 {
   g_message (LOG_PAIR ": failed: %s", self->local_peer_id, self->remote_peer_id, why);
+  g_free (self->failure_reason);
+  self->failure_reason = g_strdup (why);
   session_end_attempt (self, NATTER_SESSION_FAILED);
 }
 
@@ -726,6 +741,7 @@ session_start_attempt (NatterPeerSession *self,
   session_drop_attempt (self);
   g_clear_pointer (&self->local_fingerprint, g_free);
   g_clear_pointer (&self->remote_fingerprint, g_free);
+  g_clear_pointer (&self->failure_reason, g_free);
 
   self->attempt = attempt_new (self, session_id, offerer, &error);
   if (self->attempt == NULL)
@@ -868,9 +884,10 @@ session_publish_description (NatterPeerSession *self,
     }
 
   g_signal_emit_by_name (attempt->webrtc, "set-local-description", desc, NULL);
-  self->local_fingerprint = sdp_fingerprint (desc->sdp);
 
   text = gst_sdp_message_as_text (desc->sdp);
+  g_free (self->local_fingerprint);
+  self->local_fingerprint = natter_sdp_get_fingerprint (text, strlen (text), NULL);
   body = json_object_new ();
   json_object_set_string_member (body, "sdp", text);
   if (attempt->abandoned_offer != NULL)
@@ -904,6 +921,59 @@ session_remote_description_set (NatterPeerSession *self,
 
       g_signal_emit_by_name (attempt->webrtc, "create-answer", NULL, answer);
     }
+}
+
+/* Compares the certificate DTLS actually negotiated with the fingerprint in
+ * the peer's signed description. GStreamer's DTLS layer accepts any
+ * certificate; this check is what binds the connection to the peer id. */
+static gboolean
+session_verify_dtls (NatterPeerSession  *self,
+                     Attempt            *attempt,
+                     GError            **error)
+{
+  g_autoptr(GObject) sctp = NULL;
+  g_autoptr(GObject) dtls = NULL;
+  g_autofree char *pem = NULL;
+  g_autofree char *actual = NULL;
+
+  if (self->remote_fingerprint == NULL)
+    {
+      g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_REFUSED,
+                           "the peer's description had no DTLS fingerprint");
+      return FALSE;
+    }
+  g_object_get (attempt->webrtc, "sctp-transport", &sctp, NULL);
+  if (sctp != NULL)
+    g_object_get (sctp, "transport", &dtls, NULL);
+  if (dtls != NULL)
+    g_object_get (dtls, "remote-certificate", &pem, NULL);
+  if (pem == NULL)
+    {
+      g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_REFUSED,
+                           "DTLS reported no peer certificate");
+      return FALSE;
+    }
+  actual = natter_pem_certificate_fingerprint (pem, error);
+  if (actual == NULL)
+    return FALSE;
+  if (g_ascii_strcasecmp (actual, self->remote_fingerprint) != 0)
+    {
+      g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_REFUSED,
+                           "the peer's DTLS certificate does not match its signed fingerprint");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Takes @channel: from here on its events reach whoever "channel-added" gives it to. */
+static void
+session_announce_channel (NatterPeerSession *self,
+                          Attempt           *attempt,
+                          NatterChannel     *channel)
+{
+  g_ptr_array_add (attempt->channels, channel);
+  natter_channel_activate_internal (channel);
+  g_signal_emit (self, signals[CHANNEL_ADDED], 0, channel);
 }
 
 static void
@@ -969,10 +1039,26 @@ session_handle_event (NatterPeerSession *self,
       break;
 
     case EVENT_CHANNEL_OPEN:
-      attempt->channel_open = TRUE;
-      attempt_destroy_source (&attempt->timeout_source);
-      session_set_state (self, NATTER_SESSION_CONNECTED);
-      g_signal_emit (self, signals[CHANNEL_OPEN], 0);
+      {
+        g_autoptr(GError) error = NULL;
+
+        /* DTLS is up by now; until its certificate is the one the peer
+         * signed for, nothing it sends reaches anyone. */
+        if (!session_verify_dtls (self, attempt, &error))
+          {
+            session_fail (self, error->message);
+            break;
+          }
+        attempt->channel_open = TRUE;
+        attempt_destroy_source (&attempt->timeout_source);
+        session_set_state (self, NATTER_SESSION_CONNECTED);
+        if (self->attempt != attempt)
+          break;
+        g_signal_emit (self, signals[CHANNEL_OPEN], 0);
+        while (self->attempt == attempt && attempt->pending_channels->len > 0)
+          session_announce_channel (self, attempt,
+                                    g_ptr_array_steal_index (attempt->pending_channels, 0));
+      }
       break;
 
     case EVENT_CHANNEL_CLOSE:
@@ -992,10 +1078,24 @@ session_handle_event (NatterPeerSession *self,
       break;
 
     case EVENT_REMOTE_CHANNEL:
-      /* Only the pre-negotiated chat channel exists so far; a channel the
-       * peer opens in-band is left alone (and closes with the pipeline). */
-      g_debug (LOG_PAIR ": ignoring an in-band data channel",
-                 self->local_peer_id, self->remote_peer_id);
+      {
+        NatterChannel *channel = NATTER_CHANNEL (event->object);
+        const char *label = natter_channel_get_label (channel);
+
+        if (label == NULL || strlen (label) > MAX_CHANNEL_LABEL_LEN ||
+            g_str_equal (label, CHAT_CHANNEL_LABEL) ||
+            attempt->channels->len + attempt->pending_channels->len >= MAX_CHANNELS)
+          {
+            g_info (LOG_PAIR ": refusing a data channel the peer opened",
+                    self->local_peer_id, self->remote_peer_id);
+            natter_channel_close (channel);
+            break;
+          }
+        if (attempt->channel_open)
+          session_announce_channel (self, attempt, g_object_ref (channel));
+        else
+          g_ptr_array_add (attempt->pending_channels, g_object_ref (channel));
+      }
       break;
 
     default:
@@ -1005,10 +1105,15 @@ session_handle_event (NatterPeerSession *self,
 
 /* ---- incoming signaling ------------------------------------------------- */
 
+/* A description without exactly one usable DTLS fingerprint could never be
+ * bound to the peer's identity, so it is refused before it costs anything. */
 static GstSDPMessage *
-parse_sdp_body (JsonObject *body)
+parse_sdp_body (NatterPeerSession  *self,
+                JsonObject         *body,
+                char              **fingerprint)
 {
   g_autoptr(GstSDPMessage) sdp = NULL;
+  g_autoptr(GError) error = NULL;
   const char *text;
 
   if (!json_object_has_member (body, "sdp") ||
@@ -1016,9 +1121,19 @@ parse_sdp_body (JsonObject *body)
     return NULL;
   text = json_object_get_string_member (body, "sdp");
 
+  *fingerprint = natter_sdp_get_fingerprint (text, strlen (text), &error);
+  if (*fingerprint == NULL)
+    {
+      g_info (LOG_PAIR ": refusing a description: %s",
+              self->local_peer_id, self->remote_peer_id, error->message);
+      return NULL;
+    }
   if (gst_sdp_message_new_from_text (text, &sdp) != GST_SDP_OK ||
       gst_sdp_message_medias_len (sdp) == 0)
-    return NULL;
+    {
+      g_clear_pointer (fingerprint, g_free);
+      return NULL;
+    }
   return g_steal_pointer (&sdp);
 }
 
@@ -1067,7 +1182,8 @@ session_handle_offer (NatterPeerSession *self,
                       const char        *session_id,
                       JsonObject        *body)
 {
-  g_autoptr(GstSDPMessage) sdp = parse_sdp_body (body);
+  g_autofree char *fingerprint = NULL;
+  g_autoptr(GstSDPMessage) sdp = parse_sdp_body (self, body, &fingerprint);
   g_autofree char *abandoned = NULL;
   Attempt *current = self->attempt;
   Attempt *attempt;
@@ -1106,7 +1222,7 @@ session_handle_offer (NatterPeerSession *self,
   if (early != NULL)
     buffer_candidates (attempt->pending_remote, early);
 
-  self->remote_fingerprint = sdp_fingerprint (sdp);
+  self->remote_fingerprint = g_steal_pointer (&fingerprint);
   desc = gst_webrtc_session_description_new (GST_WEBRTC_SDP_TYPE_OFFER, g_steal_pointer (&sdp));
   promise = attempt_new_promise (attempt, EVENT_REMOTE_DESCRIPTION_SET);
   g_signal_emit_by_name (attempt->webrtc, "set-remote-description", desc, promise);
@@ -1120,6 +1236,7 @@ session_handle_answer (NatterPeerSession *self,
 {
   g_autoptr(GstSDPMessage) sdp = NULL;
   g_autoptr(GstPromise) promise = NULL;
+  g_autofree char *fingerprint = NULL;
   Attempt *attempt = self->attempt;
   GstWebRTCSessionDescription *desc;
   const char *abandoned;
@@ -1128,7 +1245,7 @@ session_handle_answer (NatterPeerSession *self,
       !g_str_equal (attempt->session_id, session_id))
     return;
 
-  sdp = parse_sdp_body (body);
+  sdp = parse_sdp_body (self, body, &fingerprint);
   if (sdp == NULL)
     return;
 
@@ -1139,7 +1256,8 @@ session_handle_answer (NatterPeerSession *self,
     session_retire (self, abandoned);
 
   attempt->answer_received = TRUE;
-  self->remote_fingerprint = sdp_fingerprint (sdp);
+  g_free (self->remote_fingerprint);
+  self->remote_fingerprint = g_steal_pointer (&fingerprint);
   desc = gst_webrtc_session_description_new (GST_WEBRTC_SDP_TYPE_ANSWER, g_steal_pointer (&sdp));
   promise = attempt_new_promise (attempt, EVENT_REMOTE_DESCRIPTION_SET);
   g_signal_emit_by_name (attempt->webrtc, "set-remote-description", desc, promise);
@@ -1479,6 +1597,79 @@ natter_peer_session_get_remote_fingerprint (NatterPeerSession *self)
   return self->remote_fingerprint;
 }
 
+/**
+ * natter_peer_session_get_failure_reason:
+ *
+ * Returns: (nullable): why the last attempt failed, in words for a log or a
+ *   details page; %NULL when it did not
+ */
+const char *
+natter_peer_session_get_failure_reason (NatterPeerSession *self)
+{
+  g_return_val_if_fail (NATTER_IS_PEER_SESSION (self), NULL);
+
+  return self->failure_reason;
+}
+
+/**
+ * natter_peer_session_create_channel:
+ * @label: at most 64 bytes, not "chat"
+ *
+ * Opens an extra reliable, ordered data channel on the connected session.
+ *
+ * Returns: (transfer full): the channel (CONNECTING until the peer
+ *   acknowledges it), or %NULL with @error set
+ */
+NatterChannel *
+natter_peer_session_create_channel (NatterPeerSession  *self,
+                                    const char         *label,
+                                    GError            **error)
+{
+  g_autoptr(GstStructure) options = NULL;
+  g_autoptr(GstWebRTCDataChannel) dc = NULL;
+  NatterChannel *channel;
+  Attempt *attempt;
+
+  g_return_val_if_fail (NATTER_IS_PEER_SESSION (self), NULL);
+  g_return_val_if_fail (label != NULL, NULL);
+
+  attempt = self->attempt;
+  if (self->state != NATTER_SESSION_CONNECTED || attempt == NULL || !attempt->channel_open)
+    {
+      g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_NOT_CONNECTED,
+                           "The session is not connected");
+      return NULL;
+    }
+  if (*label == '\0' || strlen (label) > MAX_CHANNEL_LABEL_LEN ||
+      g_str_equal (label, CHAT_CHANNEL_LABEL) || !g_utf8_validate (label, -1, NULL))
+    {
+      g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_INVALID_INPUT,
+                           "Invalid channel label");
+      return NULL;
+    }
+  if (attempt->channels->len >= MAX_CHANNELS)
+    {
+      g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_TOO_LARGE,
+                           "Too many channels on one session");
+      return NULL;
+    }
+
+  options = gst_structure_new ("application/data-channel",
+                               "ordered", G_TYPE_BOOLEAN, TRUE,
+                               NULL);
+  g_signal_emit_by_name (attempt->webrtc, "create-data-channel", label, options, &dc);
+  if (dc == NULL)
+    {
+      g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_FAILED,
+                           "webrtcbin could not create the channel");
+      return NULL;
+    }
+  channel = natter_channel_new_internal (dc, attempt->context);
+  g_ptr_array_add (attempt->channels, g_object_ref (channel));
+  natter_channel_activate_internal (channel);
+  return channel;
+}
+
 /* ---- GObject ------------------------------------------------------------- */
 
 static void
@@ -1518,6 +1709,7 @@ natter_peer_session_finalize (GObject *object)
   g_free (self->remote_peer_id);
   g_free (self->local_fingerprint);
   g_free (self->remote_fingerprint);
+  g_free (self->failure_reason);
 
   G_OBJECT_CLASS (natter_peer_session_parent_class)->finalize (object);
 }
@@ -1658,6 +1850,16 @@ natter_peer_session_class_init (NatterPeerSessionClass *klass)
   signals[BUFFERED_AMOUNT_LOW] =
     g_signal_new ("buffered-amount-low", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+
+  /**
+   * NatterPeerSession::channel-added:
+   * @channel: a data channel the peer opened on the verified connection
+   *
+   * Keep a reference to use it; it closes when the connection ends.
+   */
+  signals[CHANNEL_ADDED] =
+    g_signal_new ("channel-added", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, NATTER_TYPE_CHANNEL);
 
   /* Sessions are the first thing in the core that needs GStreamer. */
   gst_init (NULL, NULL);

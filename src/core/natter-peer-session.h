@@ -3,6 +3,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "natter-channel.h"
 #include "natter-ice-config.h"
 #include "natter-types.h"
 
@@ -55,5 +56,15 @@ const char         *natter_peer_session_get_remote_peer_id   (NatterPeerSession 
 const char         *natter_peer_session_get_session_id       (NatterPeerSession  *self);
 const char         *natter_peer_session_get_local_fingerprint  (NatterPeerSession *self);
 const char         *natter_peer_session_get_remote_fingerprint (NatterPeerSession *self);
+/* Why the last attempt failed or was closed by us (e.g. a DTLS certificate
+ * that does not match the signed fingerprint); NULL after a clean run. */
+const char         *natter_peer_session_get_failure_reason   (NatterPeerSession  *self);
+
+/* An extra reliable, ordered channel on the connected session (in-band, so
+ * the peer learns of it through "channel-added"). Labels are at most 64
+ * bytes; "chat" is reserved. Closed when the session's connection ends. */
+NatterChannel      *natter_peer_session_create_channel       (NatterPeerSession  *self,
+                                                              const char         *label,
+                                                              GError            **error);
 
 G_END_DECLS

@@ -1790,6 +1790,18 @@ natter_signaling_stop (NatterSignaling *self)
   else
     destroy_mosq (self);
 
+  /* What we knew of others' presence is stale once we stop listening; a
+   * later start() learns it afresh from the retained messages and reports
+   * it again, so the client reconnects to contacts that stayed online. */
+  {
+    GHashTableIter iter;
+    gpointer value;
+
+    g_hash_table_iter_init (&iter, self->followed);
+    while (g_hash_table_iter_next (&iter, NULL, &value))
+      ((Presence *) value)->known = FALSE;
+  }
+
   set_state (self, NATTER_SIGNALING_DISCONNECTED);
   after_io (self);
 }

@@ -1041,6 +1041,40 @@ natter_store_delete_contact (NatterStore  *self,
   return store_step_done (self, stmt, "Could not delete the contact", error);
 }
 
+/**
+ * natter_store_delete_conversation:
+ *
+ * Deletes every message of @conversation (their search index and timeline
+ * rows go with them, through the triggers) and the conversation's other
+ * timeline events. Callers combining it with other changes wrap it in
+ * natter_store_begin()/natter_store_commit().
+ */
+gboolean
+natter_store_delete_conversation (NatterStore  *self,
+                                  const char   *conversation,
+                                  GError      **error)
+{
+  static const char * const statements[] = {
+    "DELETE FROM messages WHERE conversation = ?1",
+    "DELETE FROM timeline WHERE conversation = ?1",
+  };
+
+  STORE_ENTER (self, FALSE);
+  g_return_val_if_fail (conversation != NULL, FALSE);
+
+  for (guint i = 0; i < G_N_ELEMENTS (statements); i++)
+    {
+      g_autoptr(StoreStmt) stmt = store_prepare (self, statements[i], error);
+
+      if (stmt == NULL)
+        return FALSE;
+      bind_text (stmt, 1, conversation);
+      if (!store_step_done (self, stmt, "Could not delete the conversation", error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 /* ------------------------------------------------------------------ */
 /* Messages                                                            */
 /* ------------------------------------------------------------------ */

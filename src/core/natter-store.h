@@ -63,6 +63,9 @@ GPtrArray     *natter_store_list_contacts           (NatterStore         *self,
 gboolean       natter_store_delete_contact          (NatterStore         *self,
                                                      const char          *peer_id,
                                                      GError             **error);
+gboolean       natter_store_delete_conversation     (NatterStore         *self,
+                                                     const char          *conversation,
+                                                     GError             **error);
 
 /* Messages. */
 gboolean       natter_store_add_message             (NatterStore         *self,

@@ -16,6 +16,8 @@ typedef struct _NatterHlc          NatterHlc;
 typedef struct _NatterContact      NatterContact;
 typedef struct _NatterMessage      NatterMessage;
 typedef struct _NatterClient       NatterClient;
+typedef struct _NatterChannel      NatterChannel;
+typedef struct _NatterTransfer     NatterTransfer;
 
 /* Wire limits shared by every layer (docs/PROTOCOL.md). */
 #define NATTER_MAX_ENVELOPE_SIZE  65536

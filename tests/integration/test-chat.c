@@ -1,6 +1,7 @@
 /* test-chat.c: chat end to end: real broker, real webrtcbin, real SQLite, in-process clients and natter-cli peers. */
 #define G_LOG_DOMAIN "natter-test-chat"
 
+#include <signal.h>
 #include <string.h>
 
 #include <gst/gst.h>
@@ -1395,12 +1396,91 @@ test_cli (Fixture       *fixture,
   g_assert_cmpuint (natter_test_peer_get_n_stray_lines (q2), ==, 0);
 }
 
+/* ------------------------------------------------------------------------ */
+/* A frozen peer, and a client stopped and started again                     */
+/* ------------------------------------------------------------------------ */
+
+/* SIGSTOP keeps B's sockets open and its broker connection alive for a
+ * while: only the chat keep-alive can tell A that nobody answers. */
+static void
+test_frozen_peer (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  g_autoptr(Client) a = client_new (fixture, "Alice");
+  g_autofree char *b_profile = g_build_filename (fixture->dir, "bob-cli", NULL);
+  g_autofree char *b_id = cli_init (b_profile, "Bob");
+  g_autoptr(NatterTestPeer) b = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *old_session = NULL;
+  g_autoptr(NatterMessage) message = NULL;
+  gint64 start;
+  double took;
+
+  b = spawn_peer (fixture, b_profile, TRUE);
+  g_assert_nonnull (natter_client_add_contact (a->client, b_id, "Bob", &error));
+  g_assert_no_error (error);
+  WAIT_FOR (ready_to_chat_with (a, b_id), CONNECT_TIMEOUT_MS);
+  peer_says (b, a, "before the freeze", 1);
+  old_session = g_strdup (natter_peer_session_get_session_id (natter_client_get_session (a->client,
+                                                                                          b_id)));
+
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (kill (natter_test_peer_get_pid (b), SIGSTOP), ==, 0);
+  WAIT_FOR (natter_peer_session_get_state (natter_client_get_session (a->client, b_id)) !=
+            NATTER_SESSION_CONNECTED, 20000);
+  took = seconds_since (start);
+  g_test_message ("frozen peer noticed after %.2f s (keep-alive timeout %.1f s)", took,
+                  NATTER_CHAT_KEEPALIVE_TIMEOUT_MS / 1000.0 *
+                  g_ascii_strtod (g_getenv ("NATTER_KEEPALIVE_SCALE"), NULL));
+  g_assert_null (natter_client_get_chat_protocol (a->client, b_id));
+
+  /* Written while B is frozen: queued, then delivered once B thaws. */
+  message = natter_client_send_message (a->client, b_id, "are you frozen?", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (kill (natter_test_peer_get_pid (b), SIGCONT), ==, 0);
+  WAIT_FOR (ready_to_chat_with (a, b_id) &&
+            g_strcmp0 (natter_peer_session_get_session_id (natter_client_get_session (a->client,
+                                                                                      b_id)),
+                       old_session) != 0, CONNECT_TIMEOUT_MS);
+  WAIT_FOR (natter_message_get_state (message) >= NATTER_MESSAGE_DELIVERED, DELIVERY_TIMEOUT_MS);
+  g_test_message ("reconnected and delivered %.2f s after the thaw", seconds_since (start) - took);
+}
+
+static void
+test_stop_start (Fixture       *fixture,
+                 gconstpointer  data)
+{
+  g_autoptr(Client) a = client_new (fixture, "Alice");
+  g_autoptr(Client) b = client_new (fixture, "Bob");
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 start;
+
+  make_contacts (a, b);
+  exchange_one (a, b, "before the stop");
+
+  /* A goes offline and comes back in the same process; B never changed. */
+  natter_client_stop (a->client);
+  WAIT_FOR (session_state (b, a) != NATTER_SESSION_CONNECTED, 10000);
+  message = natter_client_send_message (a->client, id_of (b), "written while stopped", NULL,
+                                        &error);
+  g_assert_no_error (error);
+  start = g_get_monotonic_time ();
+  natter_client_start (a->client);
+  WAIT_FOR (ready_to_chat (a, b) && ready_to_chat (b, a), CONNECT_TIMEOUT_MS);
+  WAIT_FOR (natter_message_get_state (message) >= NATTER_MESSAGE_DELIVERED, DELIVERY_TIMEOUT_MS);
+  g_test_message ("back in touch %.2f s after start()", seconds_since (start));
+  exchange_one (a, b, "after the restart");
+}
+
 int
 main (int   argc,
       char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
   gst_init (NULL, NULL);
+  /* 1 s pings, 3 s to declare a silent peer gone (natter-cli peers inherit it). */
+  g_setenv ("NATTER_KEEPALIVE_SCALE", "0.2", TRUE);
 
   signal_counts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   /* The class must exist before its signal can be looked up. */
@@ -1419,6 +1499,10 @@ main (int   argc,
   g_test_add ("/chat/signal-cost", Fixture, NULL, fixture_setup, test_signal_cost,
               fixture_teardown);
   g_test_add ("/chat/cli", Fixture, NULL, fixture_setup, test_cli, fixture_teardown);
+  g_test_add ("/chat/frozen-peer", Fixture, NULL, fixture_setup, test_frozen_peer,
+              fixture_teardown);
+  g_test_add ("/chat/stop-start", Fixture, NULL, fixture_setup, test_stop_start,
+              fixture_teardown);
 
   return g_test_run ();
 }

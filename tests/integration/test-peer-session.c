@@ -34,6 +34,10 @@ struct _Pair
   guint   max_delay_ms;     /* every signal waits 0..max_delay_ms, so they overtake each other */
   guint   sdp_delay_ms;     /* extra delay for offer/answer: ice arrives first */
   GList  *in_flight;        /* GSource* */
+  /* What a forger could do with the descriptions alice sends (tests of the
+   * identity binding; the real ones travel inside signed envelopes). */
+  gboolean alter_fingerprint;
+  gboolean strip_fingerprint;
 };
 
 typedef struct
@@ -83,6 +87,37 @@ deliver (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Rewrites the a=fingerprint lines of @body's SDP: one hex digit changed,
+ * or the lines removed. */
+static JsonObject *
+tamper_description (JsonObject *body,
+                    gboolean    strip)
+{
+  g_auto(GStrv) lines = g_strsplit (json_object_get_string_member (body, "sdp"), "\r\n", -1);
+  g_autoptr(GString) sdp = g_string_new (NULL);
+  JsonObject *copy = json_object_new ();
+  guint altered = 0;
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      if (g_str_has_prefix (lines[i], "a=fingerprint:sha-256 "))
+        {
+          char *digit = lines[i] + strlen ("a=fingerprint:sha-256 ");
+
+          altered++;
+          if (strip)
+            continue;
+          *digit = *digit == 'A' ? 'B' : 'A';
+        }
+      g_string_append (sdp, lines[i]);
+      if (lines[i + 1] != NULL)
+        g_string_append (sdp, "\r\n");
+    }
+  g_assert_cmpuint (altered, >, 0);
+  json_object_set_string_member (copy, "sdp", sdp->str);
+  return copy;
+}
+
 static void
 on_signal_out (NatterPeerSession *session,
                const char        *type,
@@ -90,6 +125,8 @@ on_signal_out (NatterPeerSession *session,
                JsonObject        *body,
                Side              *side)
 {
+  g_autoptr(JsonObject) tampered = NULL;
+
   Pair *pair = side->pair;
   Delivery *d;
   guint delay;
@@ -97,6 +134,9 @@ on_signal_out (NatterPeerSession *session,
   side->n_signals++;
   if (g_str_equal (type, "offer"))
     g_ptr_array_add (side->offer_ids, g_strdup (session_id));
+  if (side->side == 0 && (pair->alter_fingerprint || pair->strip_fingerprint) &&
+      (g_str_equal (type, "offer") || g_str_equal (type, "answer")))
+    body = tampered = tamper_description (body, pair->strip_fingerprint);
   if (side->unreachable)
     return;
   delay = g_rand_int_range (pair->rand, 0, pair->max_delay_ms + 1);
@@ -601,6 +641,198 @@ test_ice_config (void)
                     ((const char *[]) { "::1", "127.0.0.1", NULL }));
 }
 
+static gboolean
+session_failed (gpointer data)
+{
+  return natter_peer_session_get_state (data) == NATTER_SESSION_FAILED;
+}
+
+static void
+test_dtls_certificate_must_match (void)
+{
+  Pair *pair = pair_new (0, 0);
+  Side *alice = &pair->side[0];
+  Side *bob = &pair->side[1];
+  const char *reason;
+
+  /* Alice's offer names a certificate she does not have: DTLS still
+   * connects (GStreamer accepts any certificate), and Bob must refuse. */
+  pair->alter_fingerprint = TRUE;
+  natter_peer_session_connect (alice->session);
+  g_assert_true (natter_test_wait_until (session_failed, bob->session, CONNECT_TIMEOUT_MS));
+  reason = natter_peer_session_get_failure_reason (bob->session);
+  g_assert_nonnull (reason);
+  g_assert_nonnull (strstr (reason, "does not match"));
+
+  /* Whatever Alice managed to send never reached Bob's listeners. */
+  if (natter_peer_session_get_state (alice->session) == NATTER_SESSION_CONNECTED)
+    {
+      g_autoptr(GBytes) frame = g_bytes_new_static ("forged", 6);
+
+      natter_peer_session_send (alice->session, frame, NULL);
+    }
+  natter_test_spin (300);
+  g_assert_cmpuint (bob->n_opens, ==, 0);
+  g_assert_cmpuint (bob->received->len, ==, 0);
+  g_assert_cmpint (natter_peer_session_get_state (bob->session), ==, NATTER_SESSION_FAILED);
+
+  /* Bob retries, as the client does after a failure, and the honest
+   * answer connects the same two sessions. */
+  pair->alter_fingerprint = FALSE;
+  natter_peer_session_connect (bob->session);
+  assert_one_connection (pair);
+  g_assert_null (natter_peer_session_get_failure_reason (bob->session));
+  assert_chat_works (pair);
+  pair_free (pair);
+}
+
+static void
+test_description_without_fingerprint (void)
+{
+  Pair *pair = pair_new (0, 0);
+  Side *alice = &pair->side[0];
+  Side *bob = &pair->side[1];
+
+  pair->strip_fingerprint = TRUE;
+  natter_peer_session_set_connect_timeout (alice->session, 1500);
+  natter_peer_session_connect (alice->session);
+  g_assert_true (natter_test_wait_until (session_failed, alice->session, CONNECT_TIMEOUT_MS));
+  /* Bob never started an attempt for the unbindable offer. */
+  g_assert_cmpint (natter_peer_session_get_state (bob->session), ==, NATTER_SESSION_NEW);
+  g_assert_cmpuint (bob->n_signals, ==, 0);
+  pair_free (pair);
+}
+
+typedef struct
+{
+  NatterChannel *added;
+  GByteArray    *bytes;
+  guint          messages;
+} ChannelSink;
+
+static void
+on_channel_message (NatterChannel *channel,
+                    GBytes        *data,
+                    ChannelSink   *sink)
+{
+  g_byte_array_append (sink->bytes, g_bytes_get_data (data, NULL), g_bytes_get_size (data));
+  sink->messages++;
+}
+
+static void
+on_channel_added (NatterPeerSession *session,
+                  NatterChannel     *channel,
+                  ChannelSink       *sink)
+{
+  g_set_object (&sink->added, channel);
+  g_signal_connect (channel, "message", G_CALLBACK (on_channel_message), sink);
+}
+
+static gboolean
+channel_is (NatterChannel      *channel,
+            NatterChannelState  state)
+{
+  return channel != NULL && natter_channel_get_state (channel) == state;
+}
+
+static gboolean
+channel_open (gpointer data)
+{
+  return channel_is (*(NatterChannel **) data, NATTER_CHANNEL_OPEN);
+}
+
+static gboolean
+channel_closed (gpointer data)
+{
+  return channel_is (*(NatterChannel **) data, NATTER_CHANNEL_CLOSED);
+}
+
+static gboolean
+sink_has (gpointer data)
+{
+  ChannelSink *sink = data;
+
+  return sink->bytes->len >= 48 * 65536;
+}
+
+static void
+test_extra_channels (void)
+{
+  Pair *pair = pair_new (0, 0);
+  Side *alice = &pair->side[0];
+  Side *bob = &pair->side[1];
+  ChannelSink sink = { NULL, g_byte_array_new (), 0 };
+  g_autoptr(NatterChannel) channel = NULL;
+  g_autoptr(GError) error = NULL;
+  guint8 *chunk = g_malloc (65536);
+  guint64 max_buffered = 0;
+
+  /* Not before the session is up. */
+  g_assert_null (natter_peer_session_create_channel (alice->session, "file/1", &error));
+  g_assert_error (error, NATTER_ERROR, NATTER_ERROR_NOT_CONNECTED);
+  g_clear_error (&error);
+
+  g_signal_connect (bob->session, "channel-added", G_CALLBACK (on_channel_added), &sink);
+  natter_peer_session_connect (alice->session);
+  assert_one_connection (pair);
+
+  g_assert_null (natter_peer_session_create_channel (alice->session, "chat", &error));
+  g_assert_error (error, NATTER_ERROR, NATTER_ERROR_INVALID_INPUT);
+  g_clear_error (&error);
+
+  channel = natter_peer_session_create_channel (alice->session, "file/1", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (natter_channel_get_label (channel), ==, "file/1");
+  g_assert_true (natter_test_wait_until (channel_open, &channel, CONNECT_TIMEOUT_MS));
+  g_assert_true (natter_test_wait_until (channel_open, &sink.added, CONNECT_TIMEOUT_MS));
+  g_assert_cmpstr (natter_channel_get_label (sink.added), ==, "file/1");
+
+  /* 3 MiB in 64 KiB messages, never more than 1 MiB queued: in order, intact. */
+  for (guint i = 0; i < 48; i++)
+    {
+      g_autoptr(GBytes) data = NULL;
+
+      while (natter_channel_get_buffered_amount (channel) > 1024 * 1024)
+        g_main_context_iteration (NULL, TRUE);
+      memset (chunk, i, 65536);
+      data = g_bytes_new (chunk, 65536);
+      g_assert_true (natter_channel_send (channel, data, &error));
+      max_buffered = MAX (max_buffered, natter_channel_get_buffered_amount (channel));
+    }
+  g_assert_true (natter_test_wait_until (sink_has, &sink, CONNECT_TIMEOUT_MS));
+  g_assert_cmpuint (sink.bytes->len, ==, 48 * 65536);
+  for (guint i = 0; i < 48; i++)
+    g_assert_cmpuint (sink.bytes->data[i * 65536 + 65535], ==, i);
+  g_assert_cmpuint (max_buffered, <=, 1024 * 1024 + 65536);
+
+  /* Over-long messages are refused before they reach webrtcbin. */
+  {
+    g_autoptr(GBytes) big = g_bytes_new_take (g_malloc0 (65537), 65537);
+
+    g_assert_false (natter_channel_send (channel, big, &error));
+    g_assert_error (error, NATTER_ERROR, NATTER_ERROR_TOO_LARGE);
+    g_clear_error (&error);
+  }
+
+  /* The chat channel carries on beside it. */
+  assert_chat_works (pair);
+
+  /* Closing one side closes the other; closing the session closes the rest. */
+  natter_channel_close (channel);
+  g_assert_true (natter_test_wait_until (channel_closed, &sink.added, CONNECT_TIMEOUT_MS));
+  g_clear_object (&channel);
+  channel = natter_peer_session_create_channel (alice->session, "file/2", &error);
+  g_assert_no_error (error);
+  g_assert_true (natter_test_wait_until (channel_open, &channel, CONNECT_TIMEOUT_MS));
+  natter_peer_session_close (alice->session);
+  g_assert_true (channel_is (channel, NATTER_CHANNEL_CLOSED));
+
+  g_clear_object (&sink.added);
+  g_byte_array_unref (sink.bytes);
+  g_free (chunk);
+  pair_free (pair);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -616,6 +848,10 @@ main (int   argc,
   g_test_add_func ("/peer-session/peer-restart", test_peer_restart);
   g_test_add_func ("/peer-session/timeout-then-reconnect", test_timeout_then_reconnect);
   g_test_add_func ("/peer-session/frame-limits", test_frame_limits);
+  g_test_add_func ("/peer-session/dtls-certificate-must-match", test_dtls_certificate_must_match);
+  g_test_add_func ("/peer-session/description-without-fingerprint",
+                   test_description_without_fingerprint);
+  g_test_add_func ("/peer-session/extra-channels", test_extra_channels);
 
   return g_test_run ();
 }

@@ -89,6 +89,34 @@ test_round_trip (void)
 }
 
 static void
+test_ping_and_file (void)
+{
+  g_autoptr(GBytes) ping = natter_chat_frame_build_ping ("conv");
+  g_autoptr(JsonObject) fields = json_object_new ();
+  g_autoptr(GBytes) file = NULL;
+  g_autoptr(NatterChatFrame) frame = NULL;
+  g_autoptr(GError) error = NULL;
+
+  frame = parse_bytes (ping, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (frame->type, ==, NATTER_FRAME_PING);
+  g_assert_cmpstr (frame->conversation, ==, "conv");
+  g_clear_pointer (&frame, natter_chat_frame_free);
+
+  /* The file layer's members travel as they are; "t" and "conv" are ours. */
+  json_object_set_string_member (fields, "op", "accept");
+  json_object_set_string_member (fields, "conv", "elsewhere");
+  file = natter_chat_frame_build_file ("conv", fields, &error);
+  g_assert_no_error (error);
+  frame = parse_bytes (file, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (frame->type, ==, NATTER_FRAME_FILE);
+  g_assert_cmpstr (frame->conversation, ==, "conv");
+  g_assert_cmpstr (json_object_get_string_member (frame->file, "op"), ==, "accept");
+  g_assert_cmpstr (json_object_get_string_member (frame->file, "conv"), ==, "conv");
+}
+
+static void
 test_packing (void)
 {
   g_autofree char *author = peer_id (2);
@@ -152,6 +180,10 @@ test_malformed (void)
     "{\"t\":\"typing\",\"conv\":\"c\",\"on\":\"yes\"}",
     "{\"t\":\"typing\",\"conv\":\"c\",\"on\":true,\"extra\":1}",
     "{\"t\":\"typing\",\"conv\":7,\"on\":true}",
+    "{\"t\":\"ping\",\"conv\":\"c\",\"extra\":1}",
+    "{\"t\":\"ping\"}",
+    "{\"t\":\"file\"}",
+    "{\"t\":\"file\",\"conv\":[]}",
     "{\"t\":\"ack\",\"conv\":\"c\",\"author\":\"nobody\",\"upto\":1}",
     "{\"t\":\"ack\",\"conv\":\"c\",\"author\":\"%s\",\"upto\":-1}",
     "{\"t\":\"ack\",\"conv\":\"c\",\"author\":\"%s\",\"upto\":1.5}",
@@ -260,6 +292,7 @@ main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/chat-frame/round-trip", test_round_trip);
+  g_test_add_func ("/chat-frame/ping-and-file", test_ping_and_file);
   g_test_add_func ("/chat-frame/packing", test_packing);
   g_test_add_func ("/chat-frame/malformed", test_malformed);
   g_test_add_func ("/chat-frame/random-garbage", test_random_garbage);

@@ -220,7 +220,7 @@ typedef struct
   gboolean            duplicate;      /* deliver every frame twice */
   gboolean            drop_acks;      /* lose every ack (a connection that dies) */
   gboolean            hold;           /* keep frames queued until released */
-  guint               frames[NATTER_FRAME_SYNC + 1];   /* sent, per type */
+  guint               frames[NATTER_FRAME_FILE + 1];   /* sent, per type */
   GPtrArray          *sent;           /* every frame sent, GBytes */
 } Link;
 
@@ -899,6 +899,148 @@ test_send_failure (void)
   g_assert_cmpuint (node_count_state (a, conv, node_id (a), NATTER_MESSAGE_DELIVERED), ==, 4);
 }
 
+static void
+count_signal (gpointer  instance,
+              guint    *count)
+{
+  (*count)++;
+}
+
+static gboolean
+timeout_reached (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+run_for (guint ms)
+{
+  gboolean done = FALSE;
+
+  g_timeout_add (ms, timeout_reached, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+/* A quiet but live channel stays up on pings alone; a side that hears
+ * nothing declares the peer gone, once. */
+static void
+test_keepalive (void)
+{
+  g_autoptr(Node) a = node_new (0xc1);
+  g_autoptr(Node) b = node_new (0xc2);
+  g_autofree char *conv = natter_conversation_id_direct (node_id (a), node_id (b));
+  g_autoptr(Pair) pair = pair_new (a, b, conv, NULL);
+  guint timeouts[2] = { 0, 0 };
+  gint64 held_at;
+
+  for (int i = 0; i < 2; i++)
+    {
+      natter_chat_protocol_set_keepalive (pair->end[i].protocol, 40, 300);
+      g_signal_connect (pair->end[i].protocol, "peer-timeout", G_CALLBACK (count_signal),
+                        &timeouts[i]);
+    }
+  pair_start (pair);
+  run_for (900);
+  g_assert_cmpuint (timeouts[0], ==, 0);
+  g_assert_cmpuint (timeouts[1], ==, 0);
+  /* About one ping per 40 ms of silence; generous bounds for a busy machine. */
+  for (int i = 0; i < 2; i++)
+    {
+      g_test_message ("side %d sent %u pings in 900 ms", i, pair->end[i].out.frames[NATTER_FRAME_PING]);
+      g_assert_cmpuint (pair->end[i].out.frames[NATTER_FRAME_PING], >=, 5);
+    }
+
+  /* b's frames stop arriving (a frozen peer): a notices, b does not. */
+  pair->end[1].out.hold = TRUE;
+  held_at = g_get_monotonic_time ();
+  while (timeouts[0] == 0 && g_get_monotonic_time () - held_at < 5 * G_USEC_PER_SEC)
+    g_main_context_iteration (NULL, TRUE);
+  g_test_message ("peer-timeout after %" G_GINT64_FORMAT " ms of silence",
+                  (g_get_monotonic_time () - held_at) / 1000);
+  g_assert_cmpuint (timeouts[0], ==, 1);
+  g_assert_cmpuint (timeouts[1], ==, 0);
+  g_assert_cmpint (g_get_monotonic_time () - held_at, >=, 250 * 1000);
+  /* Once, and then no more pings from the side that gave up. */
+  run_for (200);
+  g_assert_cmpuint (timeouts[0], ==, 1);
+  g_assert_cmpuint (rejected (pair, 0), ==, 0);
+  g_assert_cmpuint (rejected (pair, 1), ==, 0);
+}
+
+typedef struct
+{
+  guint       count;
+  char       *conversation;
+  JsonObject *object;
+} FileFrames;
+
+static void
+on_file_frame (NatterChatProtocol *protocol,
+               const char         *conversation,
+               JsonObject         *object,
+               FileFrames         *frames)
+{
+  frames->count++;
+  g_free (frames->conversation);
+  frames->conversation = g_strdup (conversation);
+  g_clear_pointer (&frames->object, json_object_unref);
+  frames->object = json_object_ref (object);
+}
+
+/* File control frames pass through unchanged, for joined conversations only. */
+static void
+test_file_frames (void)
+{
+  g_autoptr(Node) a = node_new (0xc3);
+  g_autoptr(Node) b = node_new (0xc4);
+  g_autofree char *conv = natter_conversation_id_direct (node_id (a), node_id (b));
+  g_autoptr(Pair) pair = pair_new (a, b, conv, NULL);
+  g_autoptr(JsonObject) fields = json_object_new ();
+  g_autoptr(GError) error = NULL;
+  FileFrames frames = { 0, NULL, NULL };
+
+  g_signal_connect (pair->end[1].protocol, "file-frame", G_CALLBACK (on_file_frame), &frames);
+  pair_start (pair);
+  run_until_quiet ();
+
+  json_object_set_string_member (fields, "op", "offer");
+  json_object_set_int_member (fields, "size", 12345);
+  json_object_set_string_member (fields, "t", "msg");  /* cannot override the type */
+  g_assert_true (natter_chat_protocol_send_file (pair->end[0].protocol, conv, fields, &error));
+  g_assert_no_error (error);
+  run_until_quiet ();
+  g_assert_cmpuint (frames.count, ==, 1);
+  g_assert_cmpstr (frames.conversation, ==, conv);
+  g_assert_cmpstr (json_object_get_string_member (frames.object, "t"), ==, "file");
+  g_assert_cmpstr (json_object_get_string_member (frames.object, "op"), ==, "offer");
+  g_assert_cmpint (json_object_get_int_member (frames.object, "size"), ==, 12345);
+
+  /* Larger than a frame: refused at the sender. */
+  {
+    g_autoptr(JsonObject) big = json_object_new ();
+    g_autofree char *name = g_strnfill (70000, 'n');
+
+    json_object_set_string_member (big, "name", name);
+    g_assert_false (natter_chat_protocol_send_file (pair->end[0].protocol, conv, big, &error));
+    g_assert_error (error, NATTER_ERROR, NATTER_ERROR_TOO_LARGE);
+    g_clear_error (&error);
+  }
+
+  /* For a conversation b is not in: refused, nothing emitted. */
+  {
+    g_autoptr(GBytes) frame = natter_chat_frame_build_file ("other-conversation", fields, NULL);
+
+    g_assert_false (natter_chat_protocol_receive (pair->end[1].protocol, frame, &error));
+    g_assert_error (error, NATTER_ERROR, NATTER_ERROR_REFUSED);
+    g_assert_cmpuint (frames.count, ==, 1);
+  }
+
+  g_free (frames.conversation);
+  json_object_unref (frames.object);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -915,6 +1057,8 @@ main (int   argc,
   g_test_add_func ("/chat-protocol/lost-ack", test_lost_ack);
   g_test_add_func ("/chat-protocol/backpressure", test_backpressure);
   g_test_add_func ("/chat-protocol/send-failure", test_send_failure);
+  g_test_add_func ("/chat-protocol/keepalive", test_keepalive);
+  g_test_add_func ("/chat-protocol/file-frames", test_file_frames);
 
   return g_test_run ();
 }

@@ -1,0 +1,19 @@
+/* natter-channel-private.h: how a peer session creates and ends its extra channels. */
+#pragma once
+
+#include <gst/webrtc/webrtc.h>
+
+#include "natter-channel.h"
+
+G_BEGIN_DECLS
+
+/* Any thread: wires the GStreamer callbacks at once (so nothing the peer
+ * sends is missed), but delivers nothing until activated. */
+NatterChannel *natter_channel_new_internal      (GstWebRTCDataChannel *channel,
+                                                 GMainContext         *context);
+/* Main context: start delivering events (queued ones first). */
+void           natter_channel_activate_internal (NatterChannel        *self);
+/* Main context: the connection under it is gone. */
+void           natter_channel_shutdown_internal (NatterChannel        *self);
+
+G_END_DECLS
