@@ -296,17 +296,84 @@ cmd_id (int argc, char **argv, GError **error)
   return EXIT_SUCCESS;
 }
 
+/* Prints the safety number both sides compare out of band; only --mark or
+ * --unmark writes to the profile. */
+static int
+contact_verify (const char  *peer_id,
+                gboolean     mark,
+                gboolean     unmark,
+                gboolean     json,
+                GError     **error)
+{
+  g_autoptr(NatterClient) client = NULL;
+  g_autofree char *number = NULL;
+  NatterContact *contact;
+
+  if (mark && unmark)
+    {
+      g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_INVALID_INPUT,
+                           "--mark and --unmark exclude each other");
+      return EXIT_USAGE;
+    }
+  client = open_client (mark || unmark ? NATTER_CLIENT_NONE : NATTER_CLIENT_READ_ONLY, error);
+  if (client == NULL)
+    return EXIT_FAILURE;
+  contact = natter_client_lookup_contact (client, peer_id);
+  if (contact == NULL)
+    {
+      g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_NOT_CONTACT,
+                           "no such contact");
+      return EXIT_FAILURE;
+    }
+  if ((mark || unmark) && !natter_client_set_contact_verified (client, peer_id, mark, error))
+    return EXIT_FAILURE;
+  number = natter_client_dup_safety_number (client, peer_id);
+  if (number == NULL)
+    {
+      g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_INVALID_INPUT, "not a peer id");
+      return EXIT_FAILURE;
+    }
+
+  if (json)
+    {
+      g_autoptr(JsonBuilder) builder = json_builder_new ();
+
+      json_builder_begin_object (builder);
+      add_string (builder, "peer", peer_id);
+      add_string (builder, "safety-number", number);
+      json_builder_set_member_name (builder, "verified");
+      json_builder_add_boolean_value (builder, natter_contact_get_verified (contact));
+      json_builder_end_object (builder);
+      print_json (builder);
+    }
+  else
+    {
+      g_print ("Safety number with %s:\n%s\n", natter_contact_get_display_name (contact), number);
+      g_print ("%s\n", natter_contact_get_verified (contact)
+                         ? "Verified."
+                         : "Not verified. Compare this number with your contact in person or on a "
+                           "call, then run: natter-cli contact verify PEER_ID --mark");
+    }
+  return EXIT_SUCCESS;
+}
+
 static int
 cmd_contact (int argc, char **argv, GError **error)
 {
   g_autofree char *name = NULL;
   gboolean json = FALSE;
+  gboolean mark = FALSE;
+  gboolean unmark = FALSE;
   GOptionEntry entries[] = {
     { "name", 0, 0, G_OPTION_ARG_STRING, &name, "A name for the contact", "NAME" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+    { "mark", 0, 0, G_OPTION_ARG_NONE, &mark,
+      "verify: mark the contact verified (after comparing the number)", NULL },
+    { "unmark", 0, 0, G_OPTION_ARG_NONE, &unmark, "verify: mark the contact not verified", NULL },
     { NULL }
   };
-  g_autoptr(GOptionContext) context = g_option_context_new ("add|list|accept|decline|block [PEER_ID]");
+  g_autoptr(GOptionContext) context =
+    g_option_context_new ("add|list|accept|decline|block|verify [PEER_ID]");
   g_autoptr(NatterClient) client = NULL;
   const char *verb;
 
@@ -316,7 +383,7 @@ cmd_contact (int argc, char **argv, GError **error)
   if (argc < 2)
     {
       g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_INVALID_INPUT,
-                           "usage: contact add|list|accept|decline|block [PEER_ID]");
+                           "usage: contact add|list|accept|decline|block|verify [PEER_ID]");
       return EXIT_USAGE;
     }
   verb = argv[1];
@@ -360,6 +427,10 @@ cmd_contact (int argc, char **argv, GError **error)
                    "usage: contact %s PEER_ID", verb);
       return EXIT_USAGE;
     }
+
+  if (g_str_equal (verb, "verify"))
+    return contact_verify (argv[2], mark, unmark, json, error);
+
   client = open_client (NATTER_CLIENT_NONE, error);
   if (client == NULL)
     return EXIT_FAILURE;

@@ -21,6 +21,12 @@
 #define PREVIEW_LEN  80
 /* A peer may ask to become a contact at most this often. */
 #define CONTACT_REQUEST_INTERVAL_US (10 * G_USEC_PER_SEC)
+/* Requests from new senders: a burst of this many, then one per interval,
+ * and never more than MAX_PENDING_REQUESTS unanswered ones stored. A
+ * flood of fresh keys costs the broker, not our disk. */
+#define NEW_REQUEST_BURST       10
+#define NEW_REQUEST_INTERVAL_US (6 * G_USEC_PER_SEC)
+#define MAX_PENDING_REQUESTS    64
 
 typedef struct
 {
@@ -52,6 +58,8 @@ struct _NatterClient
   guint            save_hlc_source;
   gboolean         auto_accept;
   gboolean         started;
+  double           request_tokens;
+  gint64           request_tokens_us;
 };
 
 enum {
@@ -542,7 +550,9 @@ sanitize_name (JsonObject *body)
     {
       gunichar ch = g_utf8_get_char (p);
 
-      if (!g_unichar_iscntrl (ch))
+      /* Format characters (bidi overrides, zero-width joiners) let one
+       * name look like another. */
+      if (!g_unichar_iscntrl (ch) && g_unichar_type (ch) != G_UNICODE_FORMAT)
         g_string_append_unichar (clean, ch);
     }
   g_strstrip (clean->str);
@@ -556,6 +566,77 @@ follow_contact (NatterClient  *self,
                 NatterContact *contact)
 {
   natter_signaling_follow_presence (self->signaling, natter_contact_get_peer_id (contact));
+}
+
+static char *
+name_key (const char *name)
+{
+  g_autofree char *normalized = g_utf8_normalize (name, -1, G_NORMALIZE_ALL);
+
+  return normalized != NULL ? g_utf8_casefold (normalized, -1) : NULL;
+}
+
+/* Whether @name reads like our own name or another contact's. */
+static gboolean
+name_is_taken (NatterClient *self,
+               const char   *name,
+               const char   *requester)
+{
+  g_autofree char *key = name_key (name);
+  g_autofree char *own = natter_client_dup_display_name (self);
+  g_autofree char *own_key = own != NULL ? name_key (own) : NULL;
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->contacts));
+
+  if (key == NULL || g_strcmp0 (key, own_key) == 0)
+    return TRUE;
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(NatterContact) other = g_list_model_get_item (G_LIST_MODEL (self->contacts), i);
+      const char *other_name = natter_contact_get_name (other);
+      g_autofree char *other_key = NULL;
+
+      if (other_name == NULL || g_str_equal (natter_contact_get_peer_id (other), requester))
+        continue;
+      other_key = name_key (other_name);
+      if (g_strcmp0 (key, other_key) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static guint
+count_pending_requests (NatterClient *self)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->contacts));
+  guint pending = 0;
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(NatterContact) contact = g_list_model_get_item (G_LIST_MODEL (self->contacts), i);
+
+      if (natter_contact_get_state (contact) == NATTER_CONTACT_PENDING_IN)
+        pending++;
+    }
+  return pending;
+}
+
+/* Token bucket over requests from senders we have never seen. */
+static gboolean
+take_new_request_token (NatterClient *self)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (self->request_tokens_us == 0)
+    self->request_tokens = NEW_REQUEST_BURST;
+  else
+    self->request_tokens = MIN (NEW_REQUEST_BURST,
+                                self->request_tokens +
+                                (double) (now - self->request_tokens_us) / NEW_REQUEST_INTERVAL_US);
+  self->request_tokens_us = now;
+  if (self->request_tokens < 1.0)
+    return FALSE;
+  self->request_tokens -= 1.0;
+  return TRUE;
 }
 
 static void
@@ -597,10 +678,26 @@ handle_contact_request (NatterClient   *self,
     }
   peer->last_request_us = g_get_monotonic_time ();
 
+  if (name != NULL && name_is_taken (self, name, from))
+    {
+      /* Someone new calling themselves "Alice" must not pass for the
+       * Alice we know: the key's short form goes with the name. */
+      g_autofree char *marked = g_strdup_printf ("%s (%.8s)", name, from);
+
+      g_free (name);
+      name = g_steal_pointer (&marked);
+    }
+
   if (contact == NULL)
     {
-      g_autoptr(NatterContact) created = natter_contact_new (from);
+      g_autoptr(NatterContact) created = NULL;
 
+      if (count_pending_requests (self) >= MAX_PENDING_REQUESTS || !take_new_request_token (self))
+        {
+          g_info ("Dropped a contact request from %.8s…: too many requests", from);
+          return;
+        }
+      created = natter_contact_new (from);
       natter_contact_set_name (created, name);
       natter_contact_set_state (created, NATTER_CONTACT_PENDING_IN);
       if (!save_contact (self, created, NULL))
