@@ -16,6 +16,7 @@
 #include "natter-identity.h"
 #include "natter-message-list.h"
 #include "natter-store.h"
+#include "natter-transfer-manager.h"
 
 #define MAX_NAME_LEN 128
 #define PREVIEW_LEN  80
@@ -55,6 +56,7 @@ struct _NatterClient
   GListStore      *contacts;
   GHashTable      *peers;           /* peer id → Peer */
   GHashTable      *message_lists;   /* conversation → NatterMessageList */
+  NatterTransferManager *transfers; /* file transfers (issue 7) */
   guint            save_hlc_source;
   gboolean         auto_accept;
   gboolean         started;
@@ -77,6 +79,7 @@ enum {
   PRESENCE_CHANGED,
   TYPING,
   SYNCED,
+  TRANSFER_ADDED,
   N_SIGNALS
 };
 
@@ -87,6 +90,7 @@ G_DEFINE_FINAL_TYPE (NatterClient, natter_client, G_TYPE_OBJECT)
 
 static void peer_schedule_retry (Peer *peer);
 static void peer_connect (Peer *peer);
+static void transfers_init (NatterClient *self);
 
 /* ---- chat channel transport over the peer session ---- */
 
@@ -369,6 +373,35 @@ protocol_peer_timeout_cb (NatterChatProtocol *protocol,
   peer->retry_source = g_idle_add (reconnect_idle_cb, peer);
 }
 
+static char *
+read_upto_key (const char *conversation)
+{
+  return g_strconcat ("read-upto:", conversation, NULL);
+}
+
+/* The highest seq of the peer's messages we told (or will tell) it we read. */
+static gint64
+read_upto (NatterClient *self,
+           const char   *conversation)
+{
+  g_autofree char *key = read_upto_key (conversation);
+  g_autofree char *value = natter_store_get_meta (self->store, key, NULL);
+
+  return value != NULL ? g_ascii_strtoll (value, NULL, 10) : 0;
+}
+
+static gboolean
+store_read_upto (NatterClient  *self,
+                 Peer          *peer,
+                 gint64         upto,
+                 GError       **error)
+{
+  g_autofree char *key = read_upto_key (peer->conversation);
+  g_autofree char *value = g_strdup_printf ("%" G_GINT64_FORMAT, upto);
+
+  return natter_store_set_meta (self->store, key, value, error);
+}
+
 static void
 start_protocol (Peer *peer)
 {
@@ -388,6 +421,19 @@ start_protocol (Peer *peer)
   g_signal_connect (peer->protocol, "synced", G_CALLBACK (protocol_synced_cb), peer);
   g_signal_connect (peer->protocol, "peer-timeout", G_CALLBACK (protocol_peer_timeout_cb), peer);
   natter_chat_protocol_start (peer->protocol);
+  natter_transfer_manager_attach (self->transfers, peer->peer_id, peer->conversation,
+                                  peer->session, peer->protocol);
+
+  /* Receipts are idempotent; repeating the last one costs a frame per
+   * connection and repairs one lost with an earlier channel. */
+  {
+    gint64 upto = read_upto (self, peer->conversation);
+    g_autoptr(GError) error = NULL;
+
+    if (upto > 0 &&
+        !natter_chat_protocol_send_read (peer->protocol, peer->conversation, upto, &error))
+      g_debug ("Cannot repeat the read receipt: %s", error->message);
+  }
 }
 
 static void
@@ -835,6 +881,7 @@ natter_client_dispose (GObject *object)
     }
   g_clear_pointer (&self->peers, g_hash_table_unref);
   g_clear_pointer (&self->message_lists, g_hash_table_unref);
+  g_clear_object (&self->transfers);
   if (self->signaling != NULL)
     g_signal_handlers_disconnect_by_data (self->signaling, self);
   g_clear_object (&self->signaling);
@@ -957,6 +1004,13 @@ natter_client_class_init (NatterClientClass *klass)
   signals[SYNCED] = g_signal_new ("synced", G_TYPE_FROM_CLASS (klass),
                                   G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                   G_TYPE_NONE, 1, G_TYPE_STRING);
+  /**
+   * NatterClient::transfer-added:
+   * @transfer: a file we started sending, or an offer that just arrived
+   */
+  signals[TRANSFER_ADDED] = g_signal_new ("transfer-added", G_TYPE_FROM_CLASS (klass),
+                                          G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                          G_TYPE_NONE, 1, NATTER_TYPE_TRANSFER);
 }
 
 static void
@@ -1054,6 +1108,7 @@ natter_client_new (const char         *profile_dir,
   load_contacts (self);
   restore_hlc (self);
   g_signal_connect_swapped (self->hlc, "advanced", G_CALLBACK (hlc_advanced_cb), self);
+  transfers_init (self);
 
   if (!read_only)
     {
@@ -1509,14 +1564,19 @@ natter_client_mark_read (NatterClient  *self,
   g_return_val_if_fail (NATTER_IS_CLIENT (self), FALSE);
 
   contact = natter_client_lookup_contact (self, peer_id);
-  if (contact != NULL)
-    natter_contact_set_unread_count (contact, 0);
-  peer = g_hash_table_lookup (self->peers, peer_id);
-  if (peer == NULL || peer->protocol == NULL)
+  if (contact == NULL)
     return TRUE;
-  upto = natter_store_max_seq (self->store, peer->conversation, peer_id, error);
+  natter_contact_set_unread_count (contact, 0);
+  peer = lookup_peer (self, peer_id);
+  /* Only what we hold without gaps counts as read. Stored, so a receipt
+   * written while no session is up goes out on the next connection. */
+  upto = natter_store_contiguous_seq (self->store, peer->conversation, peer_id, error);
   if (upto < 0)
     return FALSE;
+  if (upto > read_upto (self, peer->conversation) && !store_read_upto (self, peer, upto, error))
+    return FALSE;
+  if (peer->protocol == NULL)
+    return TRUE;
   return natter_chat_protocol_send_read (peer->protocol, peer->conversation, upto, error);
 }
 
@@ -1781,4 +1841,186 @@ natter_client_load_contact_summaries (NatterClient *self)
       if (last != NULL)
         touch_contact (self, peer_id, last, FALSE);
     }
+}
+
+/* ---- file transfers (issue 7) ---- */
+
+static void
+transfer_added_cb (NatterClient   *self,
+                   NatterTransfer *transfer)
+{
+  g_signal_emit (self, signals[TRANSFER_ADDED], 0, transfer);
+}
+
+static void
+transfers_init (NatterClient *self)
+{
+  g_autofree char *state_dir = g_build_filename (self->profile_dir, "transfers", NULL);
+
+  self->transfers = natter_transfer_manager_new (self->store, self->hlc,
+                                                 natter_client_get_peer_id (self), state_dir);
+  g_signal_connect_swapped (self->transfers, "transfer-added",
+                            G_CALLBACK (transfer_added_cb), self);
+}
+
+/**
+ * natter_client_get_transfer_manager:
+ *
+ * Returns: (transfer none): the manager behind the transfer calls below
+ */
+NatterTransferManager *
+natter_client_get_transfer_manager (NatterClient *self)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
+  return self->transfers;
+}
+
+/**
+ * natter_client_get_transfers:
+ *
+ * Returns: (transfer none): every file transfer, oldest first; each is also
+ *   a 'file' event in its conversation's timeline in the store
+ */
+GListModel *
+natter_client_get_transfers (NatterClient *self)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
+  return natter_transfer_manager_get_transfers (self->transfers);
+}
+
+/**
+ * natter_client_lookup_transfer:
+ *
+ * Returns: (transfer none) (nullable): the transfer with @id
+ */
+NatterTransfer *
+natter_client_lookup_transfer (NatterClient *self,
+                               const char   *id)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
+  return natter_transfer_manager_lookup (self->transfers, id);
+}
+
+/**
+ * natter_client_send_file:
+ *
+ * Offers @file to an accepted contact. The file is hashed in a worker
+ * thread (state "preparing"), offered when the contact is connected, and
+ * resumed after interruptions, restarts included, until it is done,
+ * declined or cancelled.
+ *
+ * Returns: (transfer full): the transfer, or %NULL with @error
+ */
+NatterTransfer *
+natter_client_send_file (NatterClient  *self,
+                         const char    *peer_id,
+                         GFile         *file,
+                         GError       **error)
+{
+  g_autofree char *conv = NULL;
+
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
+  g_return_val_if_fail (peer_id != NULL, NULL);
+  g_return_val_if_fail (G_IS_FILE (file), NULL);
+
+  if (!contact_is_accepted (self, peer_id))
+    {
+      g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_NOT_CONTACT,
+                           "Files can only be sent to accepted contacts");
+      return NULL;
+    }
+  conv = natter_client_conversation_for (self, peer_id);
+  return natter_transfer_manager_send_file (self->transfers, peer_id, conv, file, error);
+}
+
+/**
+ * natter_client_accept_transfer:
+ * @directory: (nullable): where to save the file; the download folder if %NULL
+ */
+gboolean
+natter_client_accept_transfer (NatterClient    *self,
+                               NatterTransfer  *transfer,
+                               GFile           *directory,
+                               GError         **error)
+{
+  g_autofree char *path = NULL;
+
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), FALSE);
+
+  if (directory != NULL && (path = g_file_get_path (directory)) == NULL)
+    {
+      g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_INVALID_INPUT,
+                           "Files can only be saved to a local folder");
+      return FALSE;
+    }
+  return natter_transfer_manager_accept (self->transfers, transfer, path, error);
+}
+
+gboolean
+natter_client_decline_transfer (NatterClient    *self,
+                                NatterTransfer  *transfer,
+                                GError         **error)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), FALSE);
+  return natter_transfer_manager_decline (self->transfers, transfer, error);
+}
+
+gboolean
+natter_client_pause_transfer (NatterClient    *self,
+                              NatterTransfer  *transfer,
+                              GError         **error)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), FALSE);
+  return natter_transfer_manager_pause (self->transfers, transfer, error);
+}
+
+/**
+ * natter_client_resume_transfer:
+ *
+ * Continues a paused transfer or retries a failed one.
+ */
+gboolean
+natter_client_resume_transfer (NatterClient    *self,
+                               NatterTransfer  *transfer,
+                               GError         **error)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), FALSE);
+  return natter_transfer_manager_resume (self->transfers, transfer, error);
+}
+
+gboolean
+natter_client_cancel_transfer (NatterClient    *self,
+                               NatterTransfer  *transfer,
+                               GError         **error)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), FALSE);
+  return natter_transfer_manager_cancel (self->transfers, transfer, error);
+}
+
+/**
+ * natter_client_set_download_dir:
+ *
+ * Where accepted files go unless the accept names a folder (default: the
+ * XDG download folder).
+ */
+void
+natter_client_set_download_dir (NatterClient *self,
+                                const char   *directory)
+{
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+  natter_transfer_manager_set_download_dir (self->transfers, directory);
+}
+
+/**
+ * natter_client_set_auto_accept_files:
+ * @directory: (nullable): accept every offer into this folder; %NULL to ask
+ *
+ * For bots and tests (`natter-cli run --accept-files DIR`).
+ */
+void
+natter_client_set_auto_accept_files (NatterClient *self,
+                                     const char   *directory)
+{
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+  natter_transfer_manager_set_auto_accept_dir (self->transfers, directory);
 }

@@ -1473,6 +1473,31 @@ test_stop_start (Fixture       *fixture,
   exchange_one (a, b, "after the restart");
 }
 
+/* Read while the peer is away: the receipt waits for the next connection. */
+static void
+test_read_while_away (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  g_autoptr(Client) a = client_new (fixture, "Alice");
+  g_autoptr(Client) b = client_new (fixture, "Bob");
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+
+  make_contacts (a, b);
+  message = send_text (b, a, "read me later");
+  WAIT_FOR (natter_message_get_state (message) == NATTER_MESSAGE_DELIVERED, DELIVERY_TIMEOUT_MS);
+
+  natter_client_stop (b->client);
+  WAIT_FOR (session_state (a, b) != NATTER_SESSION_CONNECTED, 10000);
+  g_assert_true (natter_client_mark_read (a->client, id_of (b), &error));
+  g_assert_no_error (error);
+  natter_test_spin (300);
+  g_assert_cmpint (natter_message_get_state (message), ==, NATTER_MESSAGE_DELIVERED);
+
+  natter_client_start (b->client);
+  WAIT_FOR (natter_message_get_state (message) == NATTER_MESSAGE_READ, DELIVERY_TIMEOUT_MS);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1502,6 +1527,8 @@ main (int   argc,
   g_test_add ("/chat/frozen-peer", Fixture, NULL, fixture_setup, test_frozen_peer,
               fixture_teardown);
   g_test_add ("/chat/stop-start", Fixture, NULL, fixture_setup, test_stop_start,
+              fixture_teardown);
+  g_test_add ("/chat/read-while-away", Fixture, NULL, fixture_setup, test_read_while_away,
               fixture_teardown);
 
   return g_test_run ();
