@@ -95,6 +95,18 @@ verified_in_list (const char *profile,
   g_assert_not_reached ();
 }
 
+static void
+cli_add (Fixture    *fixture,
+         const char *profile,
+         const char *peer_id)
+{
+  g_autoptr(NatterTestCliResult) r = natter_test_cli_run (profile,
+                                                          natter_test_broker_get_url (fixture->broker),
+                                                          "contact", "add", peer_id, NULL);
+
+  g_assert_cmpint (r->status, ==, 0);
+}
+
 /* Both ends print the same 60 digits; only --mark/--unmark change anything. */
 static void
 test_verify_cli (Fixture       *fixture,
@@ -113,9 +125,9 @@ test_verify_cli (Fixture       *fixture,
   const char *number;
   guint digits = 0;
 
-  g_assert_cmpint (natter_test_cli_run (alice, NULL, "contact", "add", bob_id, NULL)->status, ==, 0);
-  g_assert_cmpint (natter_test_cli_run (bob, NULL, "contact", "add", alice_id, NULL)->status, ==, 0);
-  g_assert_cmpint (natter_test_cli_run (carol, NULL, "contact", "add", bob_id, NULL)->status, ==, 0);
+  cli_add (fixture, alice, bob_id);
+  cli_add (fixture, bob, alice_id);
+  cli_add (fixture, carol, bob_id);
 
   a_view = cli_json (alice, "contact", "verify", bob_id, "--json", NULL);
   b_view = cli_json (bob, "contact", "verify", alice_id, "--json", NULL);
