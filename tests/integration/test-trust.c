@@ -6,6 +6,7 @@
 #include "natter-contact.h"
 #include "natter-identity.h"
 #include "natter-signaling.h"
+#include "natter-store.h"
 
 #include "natter-test-broker.h"
 #include "natter-test-client.h"
@@ -314,6 +315,72 @@ test_request_flood (Fixture       *fixture,
     natter_signaling_stop (g_ptr_array_index (strangers, i));
 }
 
+static gboolean
+delivered (gpointer data)
+{
+  return natter_message_get_state (data) >= NATTER_MESSAGE_DELIVERED;
+}
+
+static gboolean
+session_gone (gpointer data)
+{
+  NatterClient **pair = data;
+  NatterPeerSession *session = natter_client_get_session (pair[0],
+                                                          natter_client_get_peer_id (pair[1]));
+
+  return session == NULL || natter_peer_session_get_state (session) != NATTER_SESSION_CONNECTED;
+}
+
+/* Blocking ends the session, ignores everything the peer sends from then
+ * on (messages, requests, offers) and keeps what was said before. */
+static void
+test_block (Fixture       *fixture,
+            gconstpointer  data)
+{
+  g_autofree char *alice_dir = g_build_filename (fixture->dir, "alice", NULL);
+  g_autofree char *bob_dir = g_build_filename (fixture->dir, "bob", NULL);
+  g_autoptr(NatterClient) alice = natter_test_client_new (fixture->broker, alice_dir, "Alice");
+  g_autoptr(NatterClient) bob = natter_test_client_new (fixture->broker, bob_dir, "Bob");
+  g_autoptr(NatterMessage) before = NULL;
+  g_autoptr(NatterMessage) after = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *conversation = NULL;
+  const char *bob_id = natter_client_get_peer_id (bob);
+  NatterClient *alice_bob[2] = { alice, bob };
+  NatterClient *bob_alice[2] = { bob, alice };
+  guint requests = 0;
+
+  natter_test_client_make_contacts (alice, bob, 20000);
+  before = natter_client_send_message (bob, natter_client_get_peer_id (alice), "before", NULL,
+                                       &error);
+  g_assert_no_error (error);
+  g_assert_true (natter_test_wait_until (delivered, before, 20000));
+
+  g_assert_true (natter_client_block_contact (alice, bob_id, &error));
+  g_assert_no_error (error);
+  g_assert_true (session_gone (alice_bob));
+  /* Bob hears the "bye" at once, not after a keep-alive timeout. */
+  g_assert_true (natter_test_wait_until (session_gone, bob_alice, 5000));
+
+  g_signal_connect (alice, "contact-request", G_CALLBACK (count_request), &requests);
+  after = natter_client_send_message (bob, natter_client_get_peer_id (alice), "after", NULL,
+                                      &error);
+  g_assert_no_error (error);
+  natter_client_connect (bob, natter_client_get_peer_id (alice));
+  g_assert_true (natter_client_delete_contact (bob, natter_client_get_peer_id (alice), TRUE, NULL));
+  g_assert_nonnull (natter_client_add_contact (bob, natter_client_get_peer_id (alice), NULL, NULL));
+  natter_test_spin (3000);
+
+  g_assert_cmpuint (requests, ==, 0);
+  g_assert_cmpint (natter_contact_get_state (natter_client_lookup_contact (alice, bob_id)), ==,
+                   NATTER_CONTACT_BLOCKED);
+  g_assert_true (session_gone (alice_bob));
+  g_assert_cmpint (natter_message_get_state (after), <, NATTER_MESSAGE_DELIVERED);
+  conversation = natter_client_conversation_for (alice, bob_id);
+  g_assert_cmpint (natter_store_count_messages (natter_client_get_store (alice), conversation, NULL),
+                   ==, 1);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -326,5 +393,6 @@ main (int   argc,
               fixture_teardown);
   g_test_add ("/trust/request-flood", Fixture, NULL, fixture_setup, test_request_flood,
               fixture_teardown);
+  g_test_add ("/trust/block", Fixture, NULL, fixture_setup, test_block, fixture_teardown);
   return g_test_run ();
 }
