@@ -644,6 +644,233 @@ emit_error (const char *context,
   emit_simple ("error", "context", context, "message", error->message, NULL);
 }
 
+/* ---- file transfers (issue 7) ---- */
+
+/* At most this often per transfer: a progress line per 64 KiB frame would flood the stream. */
+#define PROGRESS_INTERVAL_US (250 * 1000)
+
+static void
+add_int (JsonBuilder *builder,
+         const char  *name,
+         gint64       value)
+{
+  json_builder_set_member_name (builder, name);
+  json_builder_add_int_value (builder, value);
+}
+
+static void
+emit_transfer (const char     *event,
+               NatterTransfer *transfer)
+{
+  g_autoptr(JsonBuilder) builder = begin_event (event);
+  NatterTransferState state = natter_transfer_get_state (transfer);
+
+  add_string (builder, "id", natter_transfer_get_id (transfer));
+  if (g_str_equal (event, "transfer-offer"))
+    {
+      add_string (builder, "peer", natter_transfer_get_peer_id (transfer));
+      add_string (builder, "direction",
+                  natter_transfer_get_direction (transfer) == NATTER_TRANSFER_INCOMING ? "in" : "out");
+      add_string (builder, "name", natter_transfer_get_file_name (transfer));
+      add_int (builder, "size", natter_transfer_get_size (transfer));
+      add_string (builder, "mime", natter_transfer_get_mime_type (transfer));
+      add_string (builder, "sha256", natter_transfer_get_sha256 (transfer));
+    }
+  else if (g_str_equal (event, "transfer-progress"))
+    {
+      add_int (builder, "bytes", natter_transfer_get_bytes_done (transfer));
+      add_int (builder, "size", natter_transfer_get_size (transfer));
+      add_int (builder, "rate", (gint64) natter_transfer_get_rate (transfer));
+    }
+  else if (g_str_equal (event, "transfer-done"))
+    {
+      add_string (builder, "sha256", natter_transfer_get_sha256 (transfer));
+      add_int (builder, "size", natter_transfer_get_size (transfer));
+      add_string (builder, "path", natter_transfer_get_path (transfer));
+    }
+  else if (g_str_equal (event, "transfer-failed"))
+    add_string (builder, "reason", natter_transfer_get_error (transfer));
+  else
+    add_string (builder, "state", natter_transfer_state_to_string (state));
+  json_builder_end_object (builder);
+  print_json (builder);
+}
+
+static void
+on_transfer_state (NatterTransfer *transfer,
+                   GParamSpec     *pspec,
+                   gpointer        user_data)
+{
+  NatterTransferState state = natter_transfer_get_state (transfer);
+
+  emit_transfer ("transfer-state", transfer);
+  if (state == NATTER_TRANSFER_DONE)
+    emit_transfer ("transfer-done", transfer);
+  else if (state == NATTER_TRANSFER_FAILED)
+    emit_transfer ("transfer-failed", transfer);
+}
+
+static void
+on_transfer_progress (NatterTransfer *transfer,
+                      GParamSpec     *pspec,
+                      gpointer        user_data)
+{
+  gint64 *last = g_object_get_data (G_OBJECT (transfer), "natter-cli-progress");
+  gint64 now = g_get_monotonic_time ();
+
+  if (now - *last < PROGRESS_INTERVAL_US &&
+      natter_transfer_get_bytes_done (transfer) != natter_transfer_get_size (transfer))
+    return;
+  *last = now;
+  emit_transfer ("transfer-progress", transfer);
+}
+
+static void
+on_transfer_verified (NatterTransfer *transfer,
+                      gint64          offset,
+                      gint64          found,
+                      gpointer        user_data)
+{
+  g_autoptr(JsonBuilder) builder = begin_event ("transfer-resume");
+
+  add_string (builder, "id", natter_transfer_get_id (transfer));
+  add_int (builder, "offset", offset);
+  add_int (builder, "found", found);
+  json_builder_end_object (builder);
+  print_json (builder);
+}
+
+static void
+watch_transfer (NatterTransfer *transfer)
+{
+  g_object_set_data_full (G_OBJECT (transfer), "natter-cli-progress", g_new0 (gint64, 1), g_free);
+  g_signal_connect (transfer, "notify::state", G_CALLBACK (on_transfer_state), NULL);
+  g_signal_connect (transfer, "notify::bytes-done", G_CALLBACK (on_transfer_progress), NULL);
+  g_signal_connect (transfer, "verified", G_CALLBACK (on_transfer_verified), NULL);
+}
+
+static void
+on_transfer_added (NatterClient   *client,
+                   NatterTransfer *transfer,
+                   gpointer        user_data)
+{
+  watch_transfer (transfer);
+  emit_transfer ("transfer-offer", transfer);
+}
+
+/* Transfers from earlier runs report their progress too. */
+static void
+watch_transfers (NatterClient *client)
+{
+  GListModel *transfers = natter_client_get_transfers (client);
+
+  for (guint i = 0; i < g_list_model_get_n_items (transfers); i++)
+    {
+      g_autoptr(NatterTransfer) transfer = g_list_model_get_item (transfers, i);
+
+      watch_transfer (transfer);
+    }
+  g_signal_connect (client, "transfer-added", G_CALLBACK (on_transfer_added), NULL);
+}
+
+/* Peak and current resident memory of this process, from /proc (tests, benchmarks). */
+static void
+emit_stats (void)
+{
+  g_autoptr(JsonBuilder) builder = begin_event ("stats");
+  g_autofree char *status = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  if (g_file_get_contents ("/proc/self/status", &status, NULL, NULL))
+    lines = g_strsplit (status, "\n", -1);
+  for (guint i = 0; lines != NULL && lines[i] != NULL; i++)
+    {
+      if (g_str_has_prefix (lines[i], "VmHWM:"))
+        add_int (builder, "vm_hwm_kb", g_ascii_strtoll (lines[i] + 6, NULL, 10));
+      else if (g_str_has_prefix (lines[i], "VmRSS:"))
+        add_int (builder, "vm_rss_kb", g_ascii_strtoll (lines[i] + 6, NULL, 10));
+    }
+  json_builder_end_object (builder);
+  print_json (builder);
+}
+
+static gboolean
+is_transfer_command (const char *cmd)
+{
+  return g_str_has_suffix (cmd, "-file") || g_str_equal (cmd, "stats");
+}
+
+/* {"cmd":"send-file","to":PEER,"path":P}, {"cmd":"accept-file","id":ID[,"dir":D]},
+ * {"cmd":"decline-file|pause-file|resume-file|cancel-file","id":ID}, {"cmd":"stats"} */
+static void
+run_transfer_command (NatterClient *client,
+                      const char   *cmd,
+                      const char   *to,
+                      JsonObject   *command)
+{
+  g_autoptr(GError) error = NULL;
+  const char *id = NULL;
+  NatterTransfer *transfer;
+
+  if (g_str_equal (cmd, "stats"))
+    {
+      emit_stats ();
+      return;
+    }
+  if (g_str_equal (cmd, "send-file"))
+    {
+      const char *path = NULL;
+      g_autoptr(GFile) file = NULL;
+      g_autoptr(NatterTransfer) sent = NULL;
+
+      if (to == NULL || !natter_json_get_string (command, "path", TRUE, 4096, &path, &error))
+        {
+          if (error == NULL)
+            g_set_error_literal (&error, NATTER_ERROR, NATTER_ERROR_INVALID_INPUT,
+                                 "send-file needs \"to\" and \"path\"");
+          emit_error (cmd, error);
+          return;
+        }
+      file = g_file_new_for_commandline_arg (path);
+      sent = natter_client_send_file (client, to, file, &error);
+      if (sent == NULL)
+        emit_error (cmd, error);
+      return;
+    }
+
+  if (!natter_json_get_string (command, "id", TRUE, 64, &id, &error))
+    {
+      emit_error (cmd, error);
+      return;
+    }
+  transfer = natter_client_lookup_transfer (client, id);
+  if (transfer == NULL)
+    g_set_error_literal (&error, NATTER_ERROR, NATTER_ERROR_INVALID_INPUT, "no such transfer");
+  else if (g_str_equal (cmd, "accept-file"))
+    {
+      const char *dir = NULL;
+      g_autoptr(GFile) folder = NULL;
+
+      if (natter_json_get_string (command, "dir", FALSE, 4096, &dir, &error))
+        {
+          folder = dir ? g_file_new_for_commandline_arg (dir) : NULL;
+          natter_client_accept_transfer (client, transfer, folder, &error);
+        }
+    }
+  else if (g_str_equal (cmd, "decline-file"))
+    natter_client_decline_transfer (client, transfer, &error);
+  else if (g_str_equal (cmd, "pause-file"))
+    natter_client_pause_transfer (client, transfer, &error);
+  else if (g_str_equal (cmd, "resume-file"))
+    natter_client_resume_transfer (client, transfer, &error);
+  else if (g_str_equal (cmd, "cancel-file"))
+    natter_client_cancel_transfer (client, transfer, &error);
+  else
+    g_set_error_literal (&error, NATTER_ERROR, NATTER_ERROR_INVALID_INPUT, "unknown command");
+  if (error != NULL)
+    emit_error (cmd, error);
+}
+
 static void
 run_command (Runner     *runner,
              const char *line)
@@ -727,6 +954,8 @@ run_command (Runner     *runner,
     }
   else if (g_str_equal (cmd, "connect") && to != NULL)
     natter_client_connect (runner->client, to);
+  else if (is_transfer_command (cmd))
+    run_transfer_command (runner->client, cmd, to, command);
   else if (g_str_equal (cmd, "quit"))
     g_main_loop_quit (runner->loop);
   else
@@ -785,10 +1014,13 @@ static int
 cmd_run (int argc, char **argv, GError **error)
 {
   gboolean accept_contacts = FALSE;
+  g_autofree char *accept_files = NULL;
   double duration = 0;
   GOptionEntry entries[] = {
     { "accept-contacts", 0, 0, G_OPTION_ARG_NONE, &accept_contacts,
       "Accept every contact request", NULL },
+    { "accept-files", 0, 0, G_OPTION_ARG_FILENAME, &accept_files,
+      "Accept every file offer into DIR", "DIR" },
     { "duration", 0, 0, G_OPTION_ARG_DOUBLE, &duration, "Stop after SECONDS", "SECONDS" },
     { NULL }
   };
@@ -805,6 +1037,7 @@ cmd_run (int argc, char **argv, GError **error)
   if (client == NULL)
     return EXIT_FAILURE;
   natter_client_set_auto_accept (client, accept_contacts);
+  natter_client_set_auto_accept_files (client, accept_files);
 
   loop = g_main_loop_new (NULL, FALSE);
   runner.client = client;
@@ -816,6 +1049,7 @@ cmd_run (int argc, char **argv, GError **error)
                                        read_line_cb, &runner);
 
   connect_events (client);
+  watch_transfers (client);
   g_unix_signal_add (SIGINT, quit_cb, loop);
   g_unix_signal_add (SIGTERM, quit_cb, loop);
   if (duration > 0)
@@ -920,6 +1154,94 @@ cmd_send (int argc, char **argv, GError **error)
   return EXIT_SUCCESS;
 }
 
+typedef struct
+{
+  gboolean reached;
+  gboolean ended;     /* a state that will not reach "done" by itself */
+  gboolean offered;   /* --wait offered: the offer is out */
+} SendFileWait;
+
+static void
+send_file_state_cb (NatterTransfer *transfer,
+                    GParamSpec     *pspec,
+                    SendFileWait   *wait)
+{
+  NatterTransferState state = natter_transfer_get_state (transfer);
+
+  if (state == NATTER_TRANSFER_DONE || (wait->offered && state >= NATTER_TRANSFER_OFFERED))
+    wait->reached = TRUE;
+  else if (state == NATTER_TRANSFER_FAILED || state == NATTER_TRANSFER_CANCELLED ||
+           state == NATTER_TRANSFER_DECLINED)
+    wait->ended = wait->reached = TRUE;
+}
+
+static int
+cmd_send_file (int argc, char **argv, GError **error)
+{
+  g_autofree char *wait_for = NULL;
+  double timeout = 600;
+  GOptionEntry entries[] = {
+    { "wait", 0, 0, G_OPTION_ARG_STRING, &wait_for,
+      "Wait until the transfer is none|offered|done (default done)", "STATE" },
+    { "timeout", 0, 0, G_OPTION_ARG_DOUBLE, &timeout, "Give up after SECONDS (default 600)",
+      "SECONDS" },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new ("PEER_ID PATH - send a file");
+  g_autoptr(NatterClient) client = NULL;
+  g_autoptr(NatterTransfer) transfer = NULL;
+  g_autoptr(GFile) file = NULL;
+  SendFileWait wait = { FALSE, FALSE, FALSE };
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, error))
+    return EXIT_USAGE;
+  if (argc < 3 || (wait_for != NULL && !g_str_equal (wait_for, "none") &&
+                   !g_str_equal (wait_for, "offered") && !g_str_equal (wait_for, "done")))
+    {
+      g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_INVALID_INPUT,
+                           "usage: send-file PEER_ID PATH [--wait none|offered|done] [--timeout S]");
+      return EXIT_USAGE;
+    }
+  wait.offered = g_strcmp0 (wait_for, "offered") == 0;
+
+  client = open_client (NATTER_CLIENT_NONE, error);
+  if (client == NULL)
+    return EXIT_FAILURE;
+  file = g_file_new_for_commandline_arg (argv[2]);
+  transfer = natter_client_send_file (client, argv[1], file, error);
+  if (transfer == NULL)
+    return EXIT_FAILURE;
+  g_print ("%s\n", natter_transfer_get_id (transfer));
+  if (g_strcmp0 (wait_for, "none") == 0)
+    return EXIT_SUCCESS;  /* stored: the next `run` of this profile offers it */
+
+  g_signal_connect (transfer, "notify::state", G_CALLBACK (send_file_state_cb), &wait);
+  natter_client_start (client);
+  if (!spin_until (&wait.reached, g_get_monotonic_time () + (gint64) (timeout * G_USEC_PER_SEC)))
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_TIMED_OUT,
+                   "Timed out after %.0f s: the transfer is %s, %" G_GUINT64_FORMAT " of %"
+                   G_GUINT64_FORMAT " bytes (it continues the next time this profile runs)",
+                   timeout, natter_transfer_state_to_string (natter_transfer_get_state (transfer)),
+                   natter_transfer_get_bytes_done (transfer), natter_transfer_get_size (transfer));
+      g_signal_handlers_disconnect_by_data (transfer, &wait);
+      natter_client_stop (client);
+      return EXIT_TIMEOUT;
+    }
+  g_signal_handlers_disconnect_by_data (transfer, &wait);
+  natter_client_stop (client);
+  if (wait.ended)
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_FAILED, "The transfer was %s%s%s",
+                   natter_transfer_state_to_string (natter_transfer_get_state (transfer)),
+                   natter_transfer_get_error (transfer) ? ": " : "",
+                   natter_transfer_get_error (transfer) ? natter_transfer_get_error (transfer) : "");
+      return EXIT_FAILURE;
+    }
+  return EXIT_SUCCESS;
+}
+
 static const struct
 {
   const char *name;
@@ -929,9 +1251,12 @@ static const struct
   { "init", cmd_init, "init --name NAME          create a profile and print its peer id" },
   { "id", cmd_id, "id                        print the profile's peer id" },
   { "contact", cmd_contact, "contact add|list|accept|decline|block [PEER_ID] [--name NAME]" },
-  { "run", cmd_run, "run [--accept-contacts] [--duration S]   stay online; JSON events" },
+  { "run", cmd_run,
+    "run [--accept-contacts] [--accept-files DIR] [--duration S]   stay online; JSON events" },
   { "send", cmd_send, "send PEER_ID TEXT [--wait none|sent|delivered] [--timeout S]" },
   { "history", cmd_history, "history PEER_ID [--json]  print a conversation in display order" },
+  { "send-file", cmd_send_file,
+    "send-file PEER_ID PATH [--wait none|offered|done] [--timeout S]   send a file" },
 };
 
 static void

@@ -9,6 +9,8 @@
 #include "natter-message.h"
 #include "natter-peer-session.h"
 #include "natter-signaling.h"
+#include "natter-transfer.h"
+#include "natter-transfer-manager.h"
 
 G_BEGIN_DECLS
 
@@ -89,6 +91,36 @@ NatterChatProtocol *natter_client_get_chat_protocol   (NatterClient       *self,
                                                        const char         *peer_id);
 void                natter_client_connect             (NatterClient       *self,
                                                        const char         *peer_id);
+
+/* File transfers (issue 7); see natter-transfer.h for what a transfer shows. */
+NatterTransferManager *natter_client_get_transfer_manager (NatterClient     *self);
+GListModel         *natter_client_get_transfers       (NatterClient       *self);
+NatterTransfer     *natter_client_lookup_transfer     (NatterClient       *self,
+                                                       const char         *id);
+NatterTransfer     *natter_client_send_file           (NatterClient       *self,
+                                                       const char         *peer_id,
+                                                       GFile              *file,
+                                                       GError            **error);
+gboolean            natter_client_accept_transfer     (NatterClient       *self,
+                                                       NatterTransfer     *transfer,
+                                                       GFile              *directory,
+                                                       GError            **error);
+gboolean            natter_client_decline_transfer    (NatterClient       *self,
+                                                       NatterTransfer     *transfer,
+                                                       GError            **error);
+gboolean            natter_client_pause_transfer      (NatterClient       *self,
+                                                       NatterTransfer     *transfer,
+                                                       GError            **error);
+gboolean            natter_client_resume_transfer     (NatterClient       *self,
+                                                       NatterTransfer     *transfer,
+                                                       GError            **error);
+gboolean            natter_client_cancel_transfer     (NatterClient       *self,
+                                                       NatterTransfer     *transfer,
+                                                       GError            **error);
+void                natter_client_set_download_dir    (NatterClient       *self,
+                                                       const char         *directory);
+void                natter_client_set_auto_accept_files (NatterClient     *self,
+                                                       const char         *directory);
 
 /* contact management (UI) */
 gboolean            natter_client_rename_contact      (NatterClient       *self,

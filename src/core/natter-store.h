@@ -6,6 +6,7 @@
 #include "natter-types.h"
 #include "natter-contact.h"
 #include "natter-message.h"
+#include "natter-transfer.h"
 
 G_BEGIN_DECLS
 
@@ -18,7 +19,7 @@ typedef enum
 } NatterStoreFlags;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define NATTER_STORE_SCHEMA_VERSION 3
+#define NATTER_STORE_SCHEMA_VERSION 4
 
 /* natter_store_missing_seqs() never returns more than this many gaps. */
 #define NATTER_STORE_MAX_MISSING 10000
@@ -147,6 +148,27 @@ gint64         natter_store_contiguous_seq          (NatterStore         *self,
 GHashTable    *natter_store_authors                 (NatterStore         *self,
                                                      const char          *conversation,
                                                      GError             **error);
+
+/* File transfers (schema v4): one row per transfer, and one timeline row
+ * of kind 'file' for it. */
+gboolean        natter_store_save_transfer           (NatterStore         *self,
+                                                      NatterTransfer      *transfer,
+                                                      GError             **error);
+/* Only the persisted offset (batched during a transfer). */
+gboolean        natter_store_set_transfer_offset     (NatterStore         *self,
+                                                      const char          *id,
+                                                      guint64              offset,
+                                                      GError             **error);
+NatterTransfer *natter_store_load_transfer           (NatterStore         *self,
+                                                      const char          *id,
+                                                      GError             **error);
+NatterTransfer *natter_store_get_transfer_by_rowid   (NatterStore         *self,
+                                                      gint64               rowid,
+                                                      GError             **error);
+/* @conversation: (nullable): all conversations when %NULL; oldest first. */
+GPtrArray      *natter_store_list_transfers          (NatterStore         *self,
+                                                      const char          *conversation,
+                                                      GError             **error);
 
 /* Full-text search. */
 GPtrArray     *natter_store_search                  (NatterStore         *self,

@@ -1,16 +1,23 @@
-/* natter-application.c: command line, profile and identity loading, app-wide actions. */
+/* natter-application.c: command line, profile, the account's client and its settings, notifications, app-wide actions. */
 #define G_LOG_DOMAIN "natter-ui"
 
 #include <stdlib.h>
 #include <glib/gi18n.h>
 
+#include "natter-client.h"
 #include "natter-identity.h"
+#include "natter-store.h"
 
 #include "natter-application.h"
 
 #include "natter-signaling.h"
+#include "natter-preferences-window.h"
 #include "natter-profile-error-window.h"
 #include "natter-window.h"
+
+/* Profile metadata key: the broker password stays with the account it
+ * belongs to, in the 0700 profile directory, never in dconf. */
+#define BROKER_PASSWORD_KEY "broker-password"
 
 struct _NatterApplication
 {
@@ -21,6 +28,8 @@ struct _NatterApplication
   char           *broker_url;
   GStrv           ice_addresses;
   NatterIdentity *identity;
+  NatterClient   *client;
+  GSettings      *settings;
   /* Why the profile could not be opened; shown by activate() instead of the main window. */
   GError         *profile_error;
 };
@@ -33,6 +42,7 @@ enum {
   PROP_BROKER_URL,
   PROP_ICE_ADDRESSES,
   PROP_IDENTITY,
+  PROP_CLIENT,
   N_PROPS
 };
 
@@ -128,6 +138,137 @@ natter_application_handle_local_options (GApplication *app,
   return G_APPLICATION_CLASS (natter_application_parent_class)->handle_local_options (app, options);
 }
 
+/* The broker: --broker wins over the settings for this run. */
+static void
+natter_application_apply_broker (NatterApplication *self)
+{
+  g_autofree char *url = NULL;
+  g_autofree char *username = NULL;
+  g_autofree char *password = NULL;
+  g_autoptr(GError) error = NULL;
+
+  url = self->broker_url != NULL ? g_strdup (self->broker_url)
+                                 : g_settings_get_string (self->settings, "broker-url");
+  username = g_settings_get_string (self->settings, "broker-username");
+  password = natter_application_dup_broker_password (self);
+
+  if (!natter_client_set_broker (self->client, url,
+                                 username[0] != '\0' ? username : NULL,
+                                 username[0] != '\0' && password != NULL && password[0] != '\0' ? password : NULL,
+                                 NULL, &error))
+    /* The window's banner says we are not connected; the log says why. */
+    g_message ("Not using the configured broker: %s", error->message);
+}
+
+/* Servers from the settings, local addresses from --ice-address. Sessions
+ * opened from now on use them. */
+static void
+natter_application_apply_ice (NatterApplication *self)
+{
+  g_autoptr(NatterIceConfig) ice = natter_ice_config_new ();
+  g_autofree char *stun = g_settings_get_string (self->settings, "stun-server");
+  g_auto(GStrv) turn = g_settings_get_strv (self->settings, "turn-servers");
+  g_autoptr(GError) error = NULL;
+
+  if (stun[0] != '\0' && !natter_ice_config_set_stun_server (ice, stun, &error))
+    {
+      g_message ("Ignoring the STUN server setting: %s", error->message);
+      g_clear_error (&error);
+    }
+  for (guint i = 0; turn[i] != NULL; i++)
+    {
+      if (!natter_ice_config_add_turn_server (ice, turn[i], &error))
+        {
+          g_message ("Ignoring a TURN server setting: %s", error->message);
+          g_clear_error (&error);
+        }
+    }
+  for (guint i = 0; self->ice_addresses != NULL && self->ice_addresses[i] != NULL; i++)
+    {
+      if (!natter_ice_config_add_local_address (ice, self->ice_addresses[i], &error))
+        {
+          g_message ("Ignoring --ice-address %s: %s", self->ice_addresses[i], error->message);
+          g_clear_error (&error);
+        }
+    }
+
+  natter_client_set_ice_config (self->client, ice);
+}
+
+static void
+natter_application_apply_display_name (NatterApplication *self)
+{
+  g_autofree char *name = g_settings_get_string (self->settings, "display-name");
+  g_autoptr(GError) error = NULL;
+
+  /* Empty means the user's real name, as the schema documents. */
+  if (name[0] == '\0')
+    {
+      g_free (name);
+      name = g_strdup (g_get_real_name ());
+      if (g_str_equal (name, "Unknown"))
+        return;
+    }
+
+  if (!natter_client_set_display_name (self->client, name, &error))
+    g_message ("Cannot use the display name: %s", error->message);
+}
+
+static void
+on_settings_changed (NatterApplication *self,
+                     const char        *key,
+                     GSettings         *settings)
+{
+  if (g_str_equal (key, "broker-url") || g_str_equal (key, "broker-username"))
+    natter_application_apply_broker (self);
+  else if (g_str_equal (key, "stun-server") || g_str_equal (key, "turn-servers"))
+    natter_application_apply_ice (self);
+  else if (g_str_equal (key, "display-name"))
+    natter_application_apply_display_name (self);
+}
+
+static char *
+notification_id_for (const char *peer_id)
+{
+  return g_strconcat ("message-", peer_id, NULL);
+}
+
+static NatterWindow *
+natter_application_get_main_window (NatterApplication *self)
+{
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l != NULL; l = l->next)
+    if (NATTER_IS_WINDOW (l->data))
+      return l->data;
+  return NULL;
+}
+
+/* A message nobody is looking at becomes a notification; clicking it opens
+ * the conversation (app.open-conversation, which also withdraws it). */
+static void
+on_message_received (NatterApplication *self,
+                     NatterMessage     *message,
+                     NatterClient      *client)
+{
+  const char *author = natter_message_get_author (message);
+  NatterContact *contact = natter_client_lookup_contact (client, author);
+  NatterWindow *window = natter_application_get_main_window (self);
+  g_autoptr(GNotification) notification = NULL;
+  g_autofree char *id = NULL;
+
+  if (contact == NULL || !g_settings_get_boolean (self->settings, "notifications"))
+    return;
+  if (window != NULL && natter_window_is_showing_conversation (window, author))
+    return;
+
+  notification = g_notification_new (natter_contact_get_display_name (contact));
+  g_notification_set_body (notification, natter_message_get_body (message));
+  g_notification_set_category (notification, "im.received");
+  g_notification_set_default_action_and_target (notification, "app.open-conversation", "s", author);
+  id = notification_id_for (author);
+  /* One per conversation: a newer message replaces the older notification. */
+  g_application_send_notification (G_APPLICATION (self), id, notification);
+}
+
 static void
 natter_application_load_profile (NatterApplication *self)
 {
@@ -137,40 +278,56 @@ natter_application_load_profile (NatterApplication *self)
 
   /* Synchronous on purpose: one small file, read once before the first
    * window exists, and nothing can be shown without it. A corrupt file is
-   * reported, never replaced (the core refuses to overwrite it). */
+   * reported, never replaced (the core refuses to overwrite it). It is
+   * read before the client takes the profile's lock so that a damaged
+   * profile is left exactly as it was found. */
   self->identity = natter_identity_load_or_create (self->profile_dir, &error);
 
-  if (self->identity == NULL)
+  if (self->identity != NULL)
+    self->client = natter_client_new (self->profile_dir, NATTER_CLIENT_NONE, &error);
+
+  if (self->client == NULL)
     {
-      /* Not g_warning(): a damaged file is a user situation, not a bug, and
-       * the window explains it. */
+      /* Not g_warning(): a damaged or busy profile is a user situation, not
+       * a bug, and the window explains it. */
       g_message ("Cannot open profile %s: %s", self->profile_dir, error->message);
       self->profile_error = g_steal_pointer (&error);
+      g_clear_object (&self->identity);
       return;
     }
 
+  natter_client_load_contact_summaries (self->client);
+  natter_application_apply_display_name (self);
+  natter_application_apply_ice (self);
+  natter_application_apply_broker (self);
+  g_signal_connect_object (self->settings, "changed", G_CALLBACK (on_settings_changed), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->client, "message-received", G_CALLBACK (on_message_received), self,
+                           G_CONNECT_SWAPPED);
+  natter_client_start (self->client);
+
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IDENTITY]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CLIENT]);
+}
+
+static GtkWindow *
+natter_application_ensure_window (NatterApplication *self)
+{
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (self));
+
+  if (window != NULL)
+    return window;
+  if (self->client != NULL)
+    return GTK_WINDOW (natter_window_new (self, self->client));
+  return GTK_WINDOW (natter_profile_error_window_new (GTK_APPLICATION (self),
+                                                      self->profile_dir,
+                                                      self->profile_error));
 }
 
 static void
 natter_application_activate (GApplication *app)
 {
-  NatterApplication *self = NATTER_APPLICATION (app);
-  GtkWindow *window;
-
-  window = gtk_application_get_active_window (GTK_APPLICATION (self));
-
-  if (window == NULL)
-    {
-      if (self->identity != NULL)
-        window = GTK_WINDOW (natter_window_new (self, self->identity));
-      else
-        window = GTK_WINDOW (natter_profile_error_window_new (GTK_APPLICATION (self),
-                                                              self->profile_dir,
-                                                              self->profile_error));
-    }
-
-  gtk_window_present (window);
+  gtk_window_present (natter_application_ensure_window (NATTER_APPLICATION (app)));
 }
 
 static void
@@ -210,13 +367,36 @@ natter_application_preferences_action (GSimpleAction *action,
                                        GVariant      *param,
                                        gpointer       user_data)
 {
-  /* Disabled until the preferences window exists. */
+  NatterApplication *self = user_data;
+  GtkWidget *preferences;
+
+  preferences = natter_preferences_window_new (self, gtk_application_get_active_window (GTK_APPLICATION (self)));
+  gtk_window_present (GTK_WINDOW (preferences));
+}
+
+static void
+natter_application_open_conversation_action (GSimpleAction *action,
+                                             GVariant      *param,
+                                             gpointer       user_data)
+{
+  NatterApplication *self = user_data;
+  const char *peer_id = g_variant_get_string (param, NULL);
+  g_autofree char *id = notification_id_for (peer_id);
+  GtkWindow *window;
+
+  g_application_withdraw_notification (G_APPLICATION (self), id);
+  /* The notification may outlive the window, or even the contact. */
+  g_application_activate (G_APPLICATION (self));
+  window = gtk_application_get_active_window (GTK_APPLICATION (self));
+  if (NATTER_IS_WINDOW (window))
+    natter_window_select_contact (NATTER_WINDOW (window), peer_id);
 }
 
 static const GActionEntry app_actions[] = {
   { "quit", natter_application_quit_action },
   { "about", natter_application_about_action },
   { "preferences", natter_application_preferences_action },
+  { "open-conversation", natter_application_open_conversation_action, "s" },
 };
 
 static void
@@ -226,21 +406,40 @@ natter_application_startup (GApplication *app)
   static const char *quit_accels[] = { "<Control>q", NULL };
   static const char *close_accels[] = { "<Control>w", NULL };
   static const char *help_accels[] = { "<Control>question", NULL };
-  GAction *preferences;
+  static const char *preferences_accels[] = { "<Control>comma", NULL };
 
   G_APPLICATION_CLASS (natter_application_parent_class)->startup (app);
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions, G_N_ELEMENTS (app_actions), self);
-  preferences = g_action_map_lookup_action (G_ACTION_MAP (self), "preferences");
-  g_simple_action_set_enabled (G_SIMPLE_ACTION (preferences), FALSE);
 
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.quit", quit_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.preferences", preferences_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "window.close", close_accels);
   /* GtkApplication sets this one itself when it finds gtk/help-overlay.ui;
    * stating it keeps every shortcut of the app in one place. */
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.show-help-overlay", help_accels);
 
+  self->settings = g_settings_new (NATTER_APP_ID);
   natter_application_load_profile (self);
+
+  /* Nothing to configure without a profile. */
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (G_ACTION_MAP (self), "preferences")),
+                               self->client != NULL);
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (G_ACTION_MAP (self), "open-conversation")),
+                               self->client != NULL);
+}
+
+static void
+natter_application_shutdown (GApplication *app)
+{
+  NatterApplication *self = NATTER_APPLICATION (app);
+
+  /* Offline now, while the main loop still runs: contacts see us leave
+   * instead of waiting for the broker's Last Will. */
+  if (self->client != NULL)
+    natter_client_stop (self->client);
+
+  G_APPLICATION_CLASS (natter_application_parent_class)->shutdown (app);
 }
 
 static void
@@ -252,6 +451,8 @@ natter_application_finalize (GObject *object)
   g_clear_pointer (&self->broker_url, g_free);
   g_clear_pointer (&self->ice_addresses, g_strfreev);
   g_clear_object (&self->identity);
+  g_clear_object (&self->client);
+  g_clear_object (&self->settings);
   g_clear_error (&self->profile_error);
 
   G_OBJECT_CLASS (natter_application_parent_class)->finalize (object);
@@ -283,6 +484,10 @@ natter_application_get_property (GObject    *object,
       g_value_set_object (value, self->identity);
       break;
 
+    case PROP_CLIENT:
+      g_value_set_object (value, self->client);
+      break;
+
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -300,6 +505,7 @@ natter_application_class_init (NatterApplicationClass *klass)
   app_class->handle_local_options = natter_application_handle_local_options;
   app_class->startup = natter_application_startup;
   app_class->activate = natter_application_activate;
+  app_class->shutdown = natter_application_shutdown;
 
   /**
    * NatterApplication:profile-dir:
@@ -339,6 +545,17 @@ natter_application_class_init (NatterApplicationClass *klass)
   properties[PROP_IDENTITY] =
     g_param_spec_object ("identity", NULL, NULL,
                          NATTER_TYPE_IDENTITY,
+                         (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * NatterApplication:client:
+   *
+   * The account of the profile, online from startup; %NULL when the
+   * profile could not be opened.
+   */
+  properties[PROP_CLIENT] =
+    g_param_spec_object ("client", NULL, NULL,
+                         NATTER_TYPE_CLIENT,
                          (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
@@ -425,4 +642,59 @@ natter_application_get_identity (NatterApplication *self)
   g_return_val_if_fail (NATTER_IS_APPLICATION (self), NULL);
 
   return self->identity;
+}
+
+/**
+ * natter_application_get_client:
+ * @self: a #NatterApplication
+ *
+ * Returns: (nullable) (transfer none): the profile's client, once started
+ */
+NatterClient *
+natter_application_get_client (NatterApplication *self)
+{
+  g_return_val_if_fail (NATTER_IS_APPLICATION (self), NULL);
+
+  return self->client;
+}
+
+/**
+ * natter_application_dup_broker_password:
+ * @self: a #NatterApplication
+ *
+ * Returns: (nullable) (transfer full): the broker password of this profile
+ */
+char *
+natter_application_dup_broker_password (NatterApplication *self)
+{
+  g_return_val_if_fail (NATTER_IS_APPLICATION (self), NULL);
+
+  if (self->client == NULL)
+    return NULL;
+  return natter_store_get_meta (natter_client_get_store (self->client), BROKER_PASSWORD_KEY, NULL);
+}
+
+/**
+ * natter_application_set_broker_password:
+ * @self: a #NatterApplication
+ * @password: the password; empty for none
+ * @error: return location for a #GError
+ *
+ * Stores the password in the profile and reconnects with it.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+natter_application_set_broker_password (NatterApplication  *self,
+                                        const char         *password,
+                                        GError            **error)
+{
+  g_return_val_if_fail (NATTER_IS_APPLICATION (self), FALSE);
+  g_return_val_if_fail (password != NULL, FALSE);
+  g_return_val_if_fail (self->client != NULL, FALSE);
+
+  if (!natter_store_set_meta (natter_client_get_store (self->client), BROKER_PASSWORD_KEY, password, error))
+    return FALSE;
+  natter_application_apply_broker (self);
+  return TRUE;
 }

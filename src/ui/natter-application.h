@@ -15,5 +15,10 @@ const char          *natter_application_get_profile_dir   (NatterApplication *se
 const char          *natter_application_get_broker_url    (NatterApplication *self);
 const char * const  *natter_application_get_ice_addresses (NatterApplication *self);
 NatterIdentity      *natter_application_get_identity      (NatterApplication *self);
+NatterClient        *natter_application_get_client        (NatterApplication *self);
+char                *natter_application_dup_broker_password (NatterApplication *self);
+gboolean             natter_application_set_broker_password (NatterApplication  *self,
+                                                             const char         *password,
+                                                             GError            **error);
 
 G_END_DECLS

@@ -6,6 +6,7 @@
 #include "natter-application.h"
 #include "natter-error.h"
 #include "natter-identity.h"
+#include "natter-preferences-window.h"
 #include "natter-profile-error-window.h"
 #include "natter-window.h"
 
@@ -339,11 +340,11 @@ static void
 check_menu_windows (AppRun *run)
 {
   GtkWidget *window = wait_for_window (run);
-  GtkWidget *about, *shortcuts;
+  GtkWidget *about, *preferences, *shortcuts;
 
   assert_accel (GTK_APPLICATION (run->app), "app.quit", "<Control>q");
   assert_accel (GTK_APPLICATION (run->app), "win.show-help-overlay", "<Control>question");
-  g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (run->app), "preferences"));
+  assert_accel (GTK_APPLICATION (run->app), "app.preferences", "<Control>comma");
 
   g_action_group_activate_action (G_ACTION_GROUP (run->app), "about", NULL);
   g_assert_true (natter_test_wait_until (window_of_type_is_mapped,
@@ -354,6 +355,13 @@ check_menu_windows (AppRun *run)
   g_assert_cmpint (adw_about_window_get_license_type (ADW_ABOUT_WINDOW (about)), ==, GTK_LICENSE_GPL_3_0);
   g_assert_true (gtk_window_get_transient_for (GTK_WINDOW (about)) == GTK_WINDOW (window));
   gtk_window_destroy (GTK_WINDOW (about));
+
+  g_action_group_activate_action (G_ACTION_GROUP (run->app), "preferences", NULL);
+  g_assert_true (natter_test_wait_until (window_of_type_is_mapped,
+                                         GSIZE_TO_POINTER (NATTER_TYPE_PREFERENCES_WINDOW), UI_TIMEOUT_MS));
+  preferences = find_toplevel (NATTER_TYPE_PREFERENCES_WINDOW);
+  g_assert_true (gtk_window_get_transient_for (GTK_WINDOW (preferences)) == GTK_WINDOW (window));
+  gtk_window_destroy (GTK_WINDOW (preferences));
 
   /* Also proves gtk/help-overlay.ui is in the resources and builds. */
   g_assert_true (gtk_widget_activate_action (window, "win.show-help-overlay", NULL));
