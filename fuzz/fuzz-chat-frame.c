@@ -47,6 +47,11 @@ check_frame (NatterChatFrame *frame)
       break;
 
     case NATTER_FRAME_TYPING:
+    case NATTER_FRAME_PING:
+      break;
+
+    case NATTER_FRAME_FILE:
+      g_assert (frame->file != NULL);
       break;
 
     case NATTER_FRAME_SYNC:
@@ -155,6 +160,17 @@ round_trip (NatterChatFrame *frame)
 
     case NATTER_FRAME_SYNC:
       bytes = natter_chat_frame_build_sync (frame->conversation, frame->vv);
+      break;
+
+    case NATTER_FRAME_PING:
+      bytes = natter_chat_frame_build_ping (frame->conversation);
+      break;
+
+    case NATTER_FRAME_FILE:
+      /* The file layer's members pass through unchanged; a frame that parsed
+       * fits again (t and conv are rewritten to the same values). */
+      bytes = natter_chat_frame_build_file (frame->conversation, frame->file, NULL);
+      g_assert (bytes != NULL);
       break;
 
     default:

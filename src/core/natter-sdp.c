@@ -116,7 +116,7 @@ natter_sdp_get_fingerprint (const char  *sdp,
       g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_TOO_LARGE, "description too large");
       return NULL;
     }
-  if (memchr (sdp, '\0', length) != NULL)
+  if (length > 0 && memchr (sdp, '\0', length) != NULL)
     {
       invalid (error, "the description contains a NUL byte");
       return NULL;
@@ -172,13 +172,15 @@ natter_pem_certificate_fingerprint (const char  *pem,
   g_return_val_if_fail (pem != NULL, NULL);
 
   begin = strstr (pem, PEM_BEGIN);
+  if (begin != NULL)
+    begin += strlen (PEM_BEGIN);
+  /* Searched after the whole BEGIN line: the markers' dashes may overlap. */
   end = begin != NULL ? strstr (begin, PEM_END) : NULL;
   if (end == NULL)
     {
       invalid (error, "no certificate in the PEM text");
       return NULL;
     }
-  begin += strlen (PEM_BEGIN);
   base64 = g_strndup (begin, end - begin);
   der = g_base64_decode (g_strstrip (base64), &der_len);
   if (der_len == 0)
