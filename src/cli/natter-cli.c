@@ -634,7 +634,11 @@ on_broker (NatterClient *client,
   NatterSignalingState state;
 
   g_object_get (client, "signaling-state", &state, NULL);
-  emit_simple ("broker", "state", names[MIN ((guint) state, 2u)], NULL);
+  /* "reason": why the last attempt failed (refused password, untrusted
+   * certificate, unreachable), null while connected. */
+  emit_simple ("broker", "state", names[MIN ((guint) state, 2u)],
+               "reason", natter_signaling_get_last_error (natter_client_get_signaling (client)),
+               NULL);
 }
 
 static void

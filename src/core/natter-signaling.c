@@ -39,6 +39,7 @@
 #include <sys/socket.h>
 
 #include <glib-unix.h>
+#include <glib/gi18n-lib.h>
 #include <mosquitto.h>
 
 #include "natter-error.h"
@@ -161,6 +162,8 @@ struct _NatterSignaling
   guint                 generation;
   guint                 attempt;
   gint64                next_retry;
+  char                 *last_error;
+  gboolean              refused;       /* this attempt ended in a refused CONNACK */
   double                backoff_scale;
   gint64                epoch;
   gint64                presence_seq;
@@ -182,6 +185,7 @@ enum {
   PROP_NEXT_RETRY,
   PROP_BACKOFF_SCALE,
   PROP_REJECTED_COUNT,
+  PROP_LAST_ERROR,
   N_PROPS
 };
 
@@ -282,6 +286,46 @@ set_state (NatterSignaling      *self,
     return;
   self->state = state;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+}
+
+/* In words for the user (a banner, natter-cli's "broker" event); no secrets. */
+static void
+set_last_error (NatterSignaling *self,
+                const char      *message)
+{
+  if (g_strcmp0 (self->last_error, message) == 0)
+    return;
+  g_free (self->last_error);
+  self->last_error = g_strdup (message);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LAST_ERROR]);
+}
+
+static void
+set_connection_error (NatterSignaling *self,
+                      int              rc)
+{
+  g_autofree char *message = NULL;
+
+  switch (rc)
+    {
+    case MOSQ_ERR_TLS:
+    case MOSQ_ERR_TLS_HANDSHAKE:
+      message = g_strdup (_("Secure connection to the server failed: its certificate could not be "
+                            "verified, or it does not speak TLS"));
+      break;
+    case MOSQ_ERR_TIMEOUT:
+      message = g_strdup (_("The server did not answer in time"));
+      break;
+    case MOSQ_ERR_CONN_REFUSED:
+    case MOSQ_ERR_AUTH:
+    case MOSQ_ERR_NOT_SUPPORTED:
+      message = g_strdup (_("The server refused the connection"));
+      break;
+    default:
+      message = g_strdup_printf (_("Cannot reach the server: %s"), mosq_error_string (rc));
+      break;
+    }
+  set_last_error (self, message);
 }
 
 static void
@@ -868,6 +912,7 @@ connect_to (NatterSignaling *self,
   if (rc != MOSQ_ERR_SUCCESS)
     {
       g_info ("Cannot connect to the broker: %s", mosq_error_string (rc));
+      set_connection_error (self, rc);
       connect_failed (self);
       return;
     }
@@ -1028,12 +1073,22 @@ handle_connack (NatterSignaling *self,
     return;
   if (rc != 0)
     {
+      g_autofree char *message = NULL;
+
       /* libmosquitto drops the link right after; that schedules the retry. */
       g_info ("The broker refused the connection: %s", mosquitto_connack_string (rc));
+      /* MQTT 3.1.1 return codes 4 and 5: the credentials. */
+      message = rc == 4 || rc == 5
+                ? g_strdup (_("The server refused the user name or password"))
+                : g_strdup_printf (_("The server refused the connection: %s"),
+                                   mosquitto_connack_string (rc));
+      set_last_error (self, message);
+      self->refused = TRUE;
       return;
     }
 
   clear_source (&self->connect_timeout_source);
+  set_last_error (self, NULL);
   self->attempt = 0;
   set_next_retry (self, 0);
 
@@ -1089,6 +1144,9 @@ handle_disconnect (NatterSignaling *self,
   clear_source (&self->connect_timeout_source);
   g_info ("Lost the broker connection: %s",
           rc == MOSQ_ERR_TIMEOUT ? "connect timed out" : mosq_error_string (rc));
+  if (!self->refused)
+    set_connection_error (self, rc);
+  self->refused = FALSE;
   /* The retry is scheduled first so that next-retry is already set when
    * the state notification reaches the UI. */
   schedule_retry (self);
@@ -1420,6 +1478,7 @@ natter_signaling_finalize (GObject *object)
   g_free (self->password);
   g_free (self->ca_file);
   g_free (self->epoch_str);
+  g_free (self->last_error);
   g_hash_table_unref (self->followed);
   g_hash_table_unref (self->inflight);
   g_hash_table_unref (self->replay);
@@ -1454,6 +1513,9 @@ natter_signaling_get_property (GObject    *object,
       break;
     case PROP_REJECTED_COUNT:
       g_value_set_uint (value, self->rejected_count);
+      break;
+    case PROP_LAST_ERROR:
+      g_value_set_string (value, self->last_error);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1528,6 +1590,16 @@ natter_signaling_class_init (NatterSignalingClass *klass)
     g_param_spec_int64 ("next-retry", NULL, NULL,
                         0, G_MAXINT64, 0,
                         (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * NatterSignaling:last-error:
+   *
+   * Why the last connection attempt failed, in words for the user; %NULL
+   * while connected or before the first failure.
+   */
+  properties[PROP_LAST_ERROR] =
+    g_param_spec_string ("last-error", NULL, NULL, NULL,
+                         (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
   /**
    * NatterSignaling:backoff-scale:
@@ -1804,6 +1876,18 @@ natter_signaling_stop (NatterSignaling *self)
 
   set_state (self, NATTER_SIGNALING_DISCONNECTED);
   after_io (self);
+}
+
+/**
+ * natter_signaling_get_last_error:
+ *
+ * Returns: (nullable): why the last connection attempt failed, for the user
+ */
+const char *
+natter_signaling_get_last_error (NatterSignaling *self)
+{
+  g_return_val_if_fail (NATTER_IS_SIGNALING (self), NULL);
+  return self->last_error;
 }
 
 NatterSignalingState

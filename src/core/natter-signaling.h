@@ -48,6 +48,7 @@ void                  natter_signaling_start              (NatterSignaling   *se
 void                  natter_signaling_stop               (NatterSignaling   *self);
 NatterSignalingState  natter_signaling_get_state          (NatterSignaling   *self);
 gint64                natter_signaling_get_next_retry     (NatterSignaling   *self);
+const char           *natter_signaling_get_last_error     (NatterSignaling   *self);
 double                natter_signaling_get_backoff_scale  (NatterSignaling   *self);
 void                  natter_signaling_set_backoff_scale  (NatterSignaling   *self,
                                                            double             scale);

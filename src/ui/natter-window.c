@@ -289,14 +289,21 @@ natter_window_update_banner (NatterWindow *self)
     {
       gint64 seconds = (next_retry - g_get_monotonic_time () + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC;
 
+      /* The signaling layer says why (refused password, untrusted
+       * certificate…); that is what the user can act on. */
+      const char *why = natter_signaling_get_last_error (signaling);
+      g_autofree char *retry = NULL;
+
       if (seconds > 0)
-        text = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                             "Cannot reach the server. Trying again in %d second.",
-                                             "Cannot reach the server. Trying again in %d seconds.",
-                                             (gulong) seconds),
-                                (int) seconds);
+        retry = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                              "Trying again in %d second.",
+                                              "Trying again in %d seconds.",
+                                              (gulong) seconds),
+                                 (int) seconds);
       else
-        text = g_strdup (_("Cannot reach the server. Trying again…"));
+        retry = g_strdup (_("Trying again…"));
+      /* TRANSLATORS: the reason the connection failed, then when it is retried */
+      text = g_strdup_printf (_("%s. %s"), why != NULL ? why : _("Cannot reach the server"), retry);
     }
   else if (state == NATTER_SIGNALING_CONNECTING)
     {

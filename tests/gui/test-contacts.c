@@ -430,7 +430,8 @@ label_mentions_retry (gpointer data)
 {
   const char *text = gtk_label_get_text (data);
 
-  return g_str_has_prefix (text, "Cannot reach the server. Trying again in ");
+  /* The reason from the signaling layer, then the countdown. */
+  return g_str_has_prefix (text, "Cannot reach the server") && strstr (text, ". Trying again in ") != NULL;
 }
 
 static gboolean

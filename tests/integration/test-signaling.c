@@ -1115,6 +1115,10 @@ test_tls (void)
   g_assert_cmpint (natter_signaling_get_state (c->signaling), !=, NATTER_SIGNALING_CONNECTED);
   for (guint i = 0; i < c->states->len; i++)
     g_assert_cmpint (g_array_index (c->states, StateChange, i).state, !=, NATTER_SIGNALING_CONNECTED);
+  /* And it says why, in words a user can act on. */
+  g_assert_nonnull (natter_signaling_get_last_error (c->signaling));
+  g_assert_nonnull (strstr (natter_signaling_get_last_error (c->signaling), "certificate"));
+  g_assert_null (natter_signaling_get_last_error (a->signaling));
 
   g_clear_pointer (&broker, natter_test_broker_free);
   natter_test_rmtree (dir);
