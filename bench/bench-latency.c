@@ -14,11 +14,10 @@
 
 #include "natter-bench-webrtc.h"
 #include "natter-client.h"
-#include "natter-ice-config.h"
 #include "natter-message.h"
 #include "natter-peer-session.h"
 #include "natter-signaling.h"
-#include "natter-test-broker.h"
+#include "natter-test-client.h"
 
 /* Every message in all three paths carries this many bytes of payload, as
  * the bare webrtcbin baseline does. */
@@ -188,19 +187,15 @@ frame_received_hook (GSignalInvocationHint *hint,
 }
 
 static gboolean
-side_init (Side             *side,
-           const char       *name,
-           const char       *broker_url,
-           NatterIceConfig  *ice,
-           GError          **error)
+side_init (Side        *side,
+           const char  *name,
+           const char  *broker_url,
+           GError     **error)
 {
   side->profile = natter_test_mkdtemp ("natter-bench-profile");
-  side->client = natter_client_new (side->profile, NATTER_CLIENT_NONE, error);
-  if (side->client == NULL ||
-      !natter_client_set_display_name (side->client, name, error) ||
-      !natter_client_set_broker (side->client, broker_url, NULL, NULL, NULL, error))
+  side->client = natter_test_client_open (broker_url, side->profile, name, error);
+  if (side->client == NULL)
     return FALSE;
-  natter_client_set_ice_config (side->client, ice);
   g_signal_connect (side->client, "contact-request", G_CALLBACK (contact_request_cb), side);
   g_signal_connect (side->client, "session-state-changed",
                     G_CALLBACK (session_state_changed_cb), side);
@@ -324,14 +319,12 @@ natter_pair_setup (NatterPair       *pair,
                    NatterFigures    *out,
                    GError          **error)
 {
-  g_autoptr(NatterIceConfig) ice = natter_ice_config_new ();
   gint64 start;
   gint64 open_us;
   gint64 synced_us;
 
-  if (!natter_ice_config_add_local_address (ice, "127.0.0.1", error) ||
-      !side_init (&pair->side[0], "Bench Alice", broker_url, ice, error) ||
-      !side_init (&pair->side[1], "Bench Bob", broker_url, ice, error))
+  if (!side_init (&pair->side[0], "Bench Alice", broker_url, error) ||
+      !side_init (&pair->side[1], "Bench Bob", broker_url, error))
     return FALSE;
   pair->side[0].other_id = natter_client_get_peer_id (pair->side[1].client);
   pair->side[1].other_id = natter_client_get_peer_id (pair->side[0].client);

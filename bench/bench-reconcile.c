@@ -8,9 +8,8 @@
 #include "natter-chat-protocol.h"
 #include "natter-client.h"
 #include "natter-hlc.h"
-#include "natter-ice-config.h"
 #include "natter-store.h"
-#include "natter-test-broker.h"
+#include "natter-test-client.h"
 
 #define STEP_TIMEOUT_MS 120000
 
@@ -63,15 +62,10 @@ side_open (Side              *side,
            NatterTestBroker  *broker,
            GError           **error)
 {
-  g_autoptr(NatterIceConfig) ice = natter_ice_config_new ();
-
-  side->client = natter_client_new (side->dir, NATTER_CLIENT_NONE, error);
-  if (side->client == NULL ||
-      !natter_client_set_broker (side->client, natter_test_broker_get_url (broker),
-                                 NULL, NULL, NULL, error) ||
-      !natter_ice_config_add_local_address (ice, "127.0.0.1", error))
+  side->client = natter_test_client_open (natter_test_broker_get_url (broker), side->dir, NULL,
+                                          error);
+  if (side->client == NULL)
     return FALSE;
-  natter_client_set_ice_config (side->client, ice);
   natter_client_set_auto_accept (side->client, TRUE);
   g_signal_connect (side->client, "session-state-changed", G_CALLBACK (on_session), side);
   g_signal_connect (side->client, "synced", G_CALLBACK (on_synced), side);

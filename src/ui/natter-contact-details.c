@@ -94,7 +94,7 @@ natter_contact_details_update (NatterContactDetails *self)
                                verified ? _("You compared the safety number with this contact")
                                         : _("Mark as verified once the numbers match"));
   gtk_image_set_from_icon_name (self->verified_icon,
-                                verified ? "emblem-ok-symbolic" : "dialog-question-symbolic");
+                                verified ? "security-high-symbolic" : "security-low-symbolic");
   gtk_button_set_label (self->verify_button, verified ? _("_Unmark") : _("_Mark as Verified"));
   gtk_button_set_use_underline (self->verify_button, TRUE);
   if (verified)

@@ -47,6 +47,8 @@ struct _NatterConversationView
   GtkLabel            *composer_info;
   GtkTextView         *composer;
   GtkButton           *send_button;
+  GtkRevealer         *banner;
+  GtkLabel            *banner_label;
 
   /* borrowed references */
   GtkWidget           *root;           /* toplevel watched for is-active */
@@ -215,7 +217,7 @@ needs_day_separator (NatterConversationView *self,
   if (position == 0)
     return TRUE;
   previous = g_list_model_get_item (self->messages, position - 1);
-  return previous == NULL || !natter_message_same_day (previous, message);
+  return previous == NULL || !natter_message_row_same_day (previous, message);
 }
 
 static void
@@ -1069,6 +1071,8 @@ natter_conversation_view_class_init (NatterConversationViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterConversationView, composer_info);
   gtk_widget_class_bind_template_child (widget_class, NatterConversationView, composer);
   gtk_widget_class_bind_template_child (widget_class, NatterConversationView, send_button);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversationView, banner);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversationView, banner_label);
   gtk_widget_class_bind_template_callback (widget_class, search_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, search_activate_cb);
   gtk_widget_class_bind_template_callback (widget_class, search_stop_cb);
@@ -1233,4 +1237,23 @@ natter_conversation_view_set_folded (NatterConversationView *self,
     return;
   self->folded = folded;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FOLDED]);
+}
+
+/**
+ * natter_conversation_view_set_banner:
+ * @self: a #NatterConversationView
+ * @text: (nullable): what the connection banner says, or %NULL to hide it
+ *
+ * Shows the window's connection banner under the view's header bar: on a
+ * folded window the sidebar, with its own banner, is off screen.
+ */
+void
+natter_conversation_view_set_banner (NatterConversationView *self,
+                                     const char             *text)
+{
+  g_return_if_fail (NATTER_IS_CONVERSATION_VIEW (self));
+
+  if (text != NULL)
+    gtk_label_set_label (self->banner_label, text);
+  gtk_revealer_set_reveal_child (self->banner, text != NULL);
 }

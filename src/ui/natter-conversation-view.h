@@ -18,5 +18,7 @@ void           natter_conversation_view_set_contact (NatterConversationView *sel
 gboolean       natter_conversation_view_get_folded  (NatterConversationView *self);
 void           natter_conversation_view_set_folded  (NatterConversationView *self,
                                                      gboolean                folded);
+void           natter_conversation_view_set_banner  (NatterConversationView *self,
+                                                     const char             *text);
 
 G_END_DECLS

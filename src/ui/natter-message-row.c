@@ -42,12 +42,12 @@ message_local_time (NatterMessage *message)
 }
 
 /**
- * natter_message_same_day:
+ * natter_message_row_same_day:
  *
  * Returns: whether @a and @b were written on the same local calendar day
  */
 gboolean
-natter_message_same_day (NatterMessage *a,
+natter_message_row_same_day (NatterMessage *a,
                          NatterMessage *b)
 {
   g_autoptr(GDateTime) da = message_local_time (a);

@@ -316,6 +316,9 @@ natter_window_update_banner (NatterWindow *self)
   if (text != NULL)
     gtk_label_set_label (self->banner_label, text);
   gtk_revealer_set_reveal_child (self->banner, text != NULL);
+  /* Folded, the sidebar may be off screen: the conversation says it too. */
+  natter_conversation_view_set_banner (NATTER_CONVERSATION_VIEW (self->conversation_view),
+                                       adw_leaflet_get_folded (self->leaflet) ? text : NULL);
 
   /* A countdown only while one is shown. */
   if (text != NULL && next_retry > 0 && state != NATTER_SIGNALING_CONNECTED)
@@ -478,6 +481,8 @@ natter_window_constructed (GObject *object)
   self->conversation_view = natter_conversation_view_new (self->client);
   gtk_stack_add_named (self->content_stack, self->conversation_view, "conversation");
   g_object_bind_property (self->leaflet, "folded", self->conversation_view, "folded", G_BINDING_SYNC_CREATE);
+  g_signal_connect_object (self->leaflet, "notify::folded", G_CALLBACK (natter_window_update_banner), self,
+                           G_CONNECT_SWAPPED);
   g_signal_connect_object (self->conversation_view, "go-back", G_CALLBACK (on_go_back), self,
                            G_CONNECT_SWAPPED);
 

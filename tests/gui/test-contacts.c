@@ -13,78 +13,24 @@
 
 #include "natter-test-broker.h"
 #include "natter-test-display.h"
+#include "natter-test-widgets.h"
 #include "natter-test-peer.h"
 
 #define UI_TIMEOUT_MS      15000
 /* Presence, then a WebRTC session over loopback, on a loaded CI machine. */
 #define CONNECT_TIMEOUT_MS 30000
 
-typedef struct _Fixture Fixture;
-
-struct _Fixture
+typedef struct
 {
-  char              *dir;
-  char              *app_profile;
-  char              *peer_profile;
-  NatterTestBroker  *broker;
-  NatterTestPeer    *peer;
-  NatterApplication *app;
-  void             (*check) (Fixture *f);
-  gboolean           checked;
-};
-
-typedef gboolean (*WidgetMatch) (GtkWidget *widget, gconstpointer data);
+  NatterTestEnv       env;
+  char               *app_profile;
+  char               *peer_profile;
+  NatterTestPeer     *peer;
+  NatterApplication  *app;
+  NatterTestAppCheck  check;
+} Fixture;
 
 /* ---- widget lookup: what a user can see right now ---- */
-
-static GtkWidget *
-find_widget (GtkWidget     *root,
-             WidgetMatch    match,
-             gconstpointer  data)
-{
-  if (!gtk_widget_get_mapped (root))
-    return NULL;
-  if (match (root, data))
-    return root;
-  for (GtkWidget *child = gtk_widget_get_first_child (root);
-       child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_widget (child, match, data);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
-
-static GtkWidget *
-find_mapped_toplevel (GType type)
-{
-  GListModel *toplevels = gtk_window_get_toplevels ();
-
-  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
-    {
-      g_autoptr(GtkWidget) window = g_list_model_get_item (toplevels, i);
-
-      if (G_TYPE_CHECK_INSTANCE_TYPE (window, type) && gtk_widget_get_mapped (window))
-        return window;
-    }
-  return NULL;
-}
-
-static gboolean
-toplevel_is_mapped (gpointer data)
-{
-  return find_mapped_toplevel (GPOINTER_TO_SIZE (data)) != NULL;
-}
-
-static GtkWidget *
-wait_for_toplevel (GType type)
-{
-  g_assert_true (natter_test_wait_until (toplevel_is_mapped, GSIZE_TO_POINTER (type), UI_TIMEOUT_MS));
-  return find_mapped_toplevel (type);
-}
 
 static gboolean
 is_entry_row_titled (GtkWidget     *widget,
@@ -101,34 +47,6 @@ is_row_for_peer (GtkWidget     *widget,
   return NATTER_IS_CONTACT_ROW (widget) &&
          g_strcmp0 (natter_contact_get_peer_id (natter_contact_row_get_contact (NATTER_CONTACT_ROW (widget))),
                     peer_id) == 0;
-}
-
-static gboolean
-is_label_with_text (GtkWidget     *widget,
-                    gconstpointer  text)
-{
-  return GTK_IS_LABEL (widget) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (widget)), text) == 0;
-}
-
-static gboolean
-is_widget_with_class (GtkWidget     *widget,
-                      gconstpointer  css_class)
-{
-  return gtk_widget_has_css_class (widget, css_class);
-}
-
-static gboolean
-is_button_for_action (GtkWidget     *widget,
-                      gconstpointer  action_name)
-{
-  return GTK_IS_BUTTON (widget) &&
-         g_strcmp0 (gtk_actionable_get_action_name (GTK_ACTIONABLE (widget)), action_name) == 0;
-}
-
-static gboolean
-widget_is_mapped (gpointer widget)
-{
-  return gtk_widget_get_mapped (widget);
 }
 
 static GtkWidget *
@@ -159,7 +77,7 @@ static GtkWidget *
 find_row (Fixture    *f,
           const char *peer_id)
 {
-  return find_widget (main_window (f), is_row_for_peer, peer_id);
+  return natter_test_find_mapped (main_window (f), is_row_for_peer, peer_id);
 }
 
 static gboolean
@@ -171,8 +89,8 @@ row_shows (gpointer data)
 
   if (row == NULL)
     return FALSE;
-  dot = find_widget (row, is_widget_with_class, "presence-dot");
-  return find_widget (row, is_label_with_text, wait->status) != NULL &&
+  dot = natter_test_find_mapped (row, natter_test_has_css_class, "presence-dot");
+  return natter_test_find_mapped (row, natter_test_is_label, wait->status) != NULL &&
          gtk_widget_has_css_class (dot, wait->online ? "online" : "offline");
 }
 
@@ -214,74 +132,37 @@ peer_sees_online (gpointer data)
   return FALSE;
 }
 
-/* ---- application runs ---- */
-
-static gboolean
-run_check_idle (gpointer data)
-{
-  Fixture *f = data;
-
-  f->check (f);
-  f->checked = TRUE;
-  g_action_group_activate_action (G_ACTION_GROUP (f->app), "quit", NULL);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-on_activate (GApplication *app,
-             Fixture      *f)
-{
-  g_idle_add (run_check_idle, f);
-}
-
 /* Runs the real application on the test broker, restricted to loopback,
  * calls f->check from its main loop, then quits it. */
 static void
 run_app (Fixture *f)
 {
-  const char *argv[] = {
-    "natter", "--profile", f->app_profile, "--broker", natter_test_broker_get_url (f->broker),
+  const char *args[] = {
+    "--profile", f->app_profile, "--broker", natter_test_broker_get_url (f->env.broker),
     "--ice-address", "127.0.0.1", NULL
   };
-  GList *windows;
 
   f->app = natter_application_new ();
-  g_object_add_weak_pointer (G_OBJECT (f->app), (gpointer *) &f->app);
-  g_signal_connect_after (f->app, "activate", G_CALLBACK (on_activate), f);
-
-  g_assert_cmpint (g_application_run (G_APPLICATION (f->app), G_N_ELEMENTS (argv) - 1, (char **) argv), ==, 0);
-  g_assert_true (f->checked);
-
-  while ((windows = gtk_application_get_windows (GTK_APPLICATION (f->app))) != NULL)
-    gtk_window_destroy (windows->data);
-  g_object_unref (f->app);
-  g_assert_null (f->app);
+  g_assert_cmpint (natter_test_app_run ((GApplication **) &f->app, args, f->check, f), ==, 0);
 }
 
 static void
 spawn_peer (Fixture            *f,
             const char * const *args)
 {
-  g_autoptr(GError) error = NULL;
-
-  f->peer = natter_test_peer_spawn (f->peer_profile, natter_test_broker_get_url (f->broker), args, &error);
-  g_assert_no_error (error);
+  f->peer = natter_test_peer_start (f->peer_profile, natter_test_broker_get_url (f->env.broker),
+                                    args);
 }
 
 static gboolean
 fixture_setup (Fixture *f)
 {
-  g_autoptr(GError) error = NULL;
-
   if (!natter_test_display_require ())
     return FALSE;
 
-  f->dir = natter_test_mkdtemp ("natter-gui-contacts");
-  f->app_profile = g_build_filename (f->dir, "app", NULL);
-  f->peer_profile = g_build_filename (f->dir, "peer", NULL);
-  f->broker = natter_test_broker_new (NULL);
-  g_assert_true (natter_test_broker_start (f->broker, &error));
-  g_assert_no_error (error);
+  natter_test_env_setup (&f->env, NULL);
+  f->app_profile = g_build_filename (f->env.dir, "app", NULL);
+  f->peer_profile = g_build_filename (f->env.dir, "peer", NULL);
   return TRUE;
 }
 
@@ -294,9 +175,7 @@ fixture_teardown (Fixture *f)
       natter_test_peer_stop (f->peer, 5000);
       g_clear_pointer (&f->peer, natter_test_peer_free);
     }
-  g_clear_pointer (&f->broker, natter_test_broker_free);
-  natter_test_rmtree (f->dir);
-  g_free (f->dir);
+  natter_test_env_teardown (&f->env, NULL);
   g_free (f->app_profile);
   g_free (f->peer_profile);
 }
@@ -308,7 +187,7 @@ static gboolean
 action_enabled (GtkWidget  *widget,
                 const char *action)
 {
-  GtkWidget *button = find_widget (widget, is_button_for_action, action);
+  GtkWidget *button = natter_test_find_mapped (widget, natter_test_is_action_button, action);
 
   g_assert_nonnull (button);
   return gtk_widget_is_sensitive (button);
@@ -325,9 +204,9 @@ add_peer_through_dialog (Fixture    *f,
   GtkWidget *dialog, *id_row, *name_row;
 
   g_assert_true (gtk_widget_activate_action (main_window (f), "win.add-contact", NULL));
-  dialog = wait_for_toplevel (NATTER_TYPE_ADD_CONTACT_DIALOG);
-  id_row = find_widget (dialog, is_entry_row_titled, "Peer ID");
-  name_row = find_widget (dialog, is_entry_row_titled, "Name (optional)");
+  dialog = natter_test_wait_for_toplevel (NATTER_TYPE_ADD_CONTACT_DIALOG, UI_TIMEOUT_MS);
+  id_row = natter_test_find_mapped (dialog, is_entry_row_titled, "Peer ID");
+  name_row = natter_test_find_mapped (dialog, is_entry_row_titled, "Name (optional)");
   g_assert_nonnull (id_row);
   g_assert_nonnull (name_row);
   g_assert_false (action_enabled (dialog, "add-contact.add"));
@@ -352,27 +231,28 @@ add_peer_through_dialog (Fixture    *f,
   gtk_editable_set_text (GTK_EDITABLE (name_row), name);
 
   g_assert_true (gtk_widget_activate_action (dialog, "add-contact.add", NULL));
-  g_assert_null (find_mapped_toplevel (NATTER_TYPE_ADD_CONTACT_DIALOG));
+  g_assert_null (natter_test_find_toplevel (NATTER_TYPE_ADD_CONTACT_DIALOG, TRUE));
 }
 
 /* ---- tests ---- */
 
 static void
-check_add_contact (Fixture *f)
+check_add_contact (gpointer data)
 {
+  Fixture *f = data;
   const char *peer_id = natter_test_peer_get_peer_id (f->peer);
   g_autofree char *expected_number = NULL;
   GtkWidget *window = main_window (f);
   GtkWidget *details, *row;
   NatterContact *contact;
 
-  g_assert_true (natter_test_wait_until (widget_is_mapped, window, UI_TIMEOUT_MS));
+  g_assert_true (natter_test_wait_until (natter_test_widget_is_mapped, window, UI_TIMEOUT_MS));
   add_peer_through_dialog (f, "Peer Bob");
 
   /* Listed at once, named, waiting; and the request reached the peer. */
   row = find_row (f, peer_id);
   g_assert_nonnull (row);
-  g_assert_nonnull (find_widget (row, is_label_with_text, "Peer Bob"));
+  g_assert_nonnull (natter_test_find_mapped (row, natter_test_is_label, "Peer Bob"));
   g_assert_nonnull (natter_test_peer_wait_event (f->peer, 0, "contact-request", "peer", app_peer_id (f),
                                                  CONNECT_TIMEOUT_MS));
   natter_test_peer_command (f->peer, "{\"cmd\":\"accept\",\"to\":\"%s\"}", app_peer_id (f));
@@ -388,10 +268,10 @@ check_add_contact (Fixture *f)
 
   /* Details: the safety number both sides compute, and marking it verified. */
   g_assert_true (gtk_widget_activate_action (window, "win.show-contact-details", NULL));
-  details = wait_for_toplevel (NATTER_TYPE_CONTACT_DETAILS);
+  details = natter_test_wait_for_toplevel (NATTER_TYPE_CONTACT_DETAILS, UI_TIMEOUT_MS);
   g_assert_true (natter_contact_details_get_contact (NATTER_CONTACT_DETAILS (details)) == contact);
   expected_number = natter_client_dup_safety_number (natter_application_get_client (f->app), peer_id);
-  g_assert_nonnull (find_widget (details, is_label_with_text, expected_number));
+  g_assert_nonnull (natter_test_find_mapped (details, natter_test_is_label, expected_number));
   g_assert_false (natter_contact_get_verified (contact));
   g_assert_true (gtk_widget_activate_action (details, "details.toggle-verified", NULL));
   g_assert_true (natter_contact_get_verified (contact));
@@ -414,7 +294,8 @@ static gboolean
 banner_shown (gpointer data)
 {
   Fixture *f = data;
-  GtkWidget *banner = find_widget (main_window (f), is_widget_with_class, "connection-banner");
+  GtkWidget *banner = natter_test_find_mapped (main_window (f), natter_test_has_css_class,
+                                               "connection-banner");
 
   return banner != NULL && gtk_revealer_get_child_revealed (GTK_REVEALER (gtk_widget_get_parent (banner)));
 }
@@ -442,15 +323,16 @@ is_composer (GtkWidget     *widget,
 }
 
 static void
-check_broker_restart (Fixture *f)
+check_broker_restart (gpointer data)
 {
+  Fixture *f = data;
   /* Copied: the peer is restarted on the way. */
   g_autofree char *peer_id = g_strdup (natter_test_peer_get_peer_id (f->peer));
   GtkWidget *window = main_window (f);
   GtkWidget *banner, *label, *composer, *row;
   const char *body = "written while the server was away";
 
-  g_assert_true (natter_test_wait_until (widget_is_mapped, window, UI_TIMEOUT_MS));
+  g_assert_true (natter_test_wait_until (natter_test_widget_is_mapped, window, UI_TIMEOUT_MS));
   g_assert_true (banner_hidden (f));
   add_peer_through_dialog (f, "Peer Bob");
   assert_row_shows (f, peer_id, "Direct", TRUE);
@@ -458,11 +340,11 @@ check_broker_restart (Fixture *f)
   /* The peer goes away, then the server: nothing can carry a message now. */
   g_assert_cmpint (natter_test_peer_stop (f->peer, 5000), ==, 0);
   g_clear_pointer (&f->peer, natter_test_peer_free);
-  natter_test_broker_stop (f->broker);
+  natter_test_broker_stop (f->env.broker);
 
   g_assert_true (natter_test_wait_until (banner_shown, f, UI_TIMEOUT_MS));
   /* It says so, and when the next attempt is due. */
-  banner = find_widget (window, is_widget_with_class, "connection-banner");
+  banner = natter_test_find_mapped (window, natter_test_has_css_class, "connection-banner");
   label = gtk_widget_get_first_child (banner);
   g_assert_true (GTK_IS_LABEL (label));
   g_assert_true (natter_test_wait_until (label_mentions_retry, label, UI_TIMEOUT_MS));
@@ -470,14 +352,14 @@ check_broker_restart (Fixture *f)
   /* Written in the composer meanwhile: it waits. */
   row = find_row (f, peer_id);
   g_signal_emit_by_name (row, "activate");
-  composer = find_widget (window, is_composer, NULL);
+  composer = natter_test_find_mapped (window, is_composer, NULL);
   g_assert_nonnull (composer);
   gtk_text_buffer_set_text (gtk_text_view_get_buffer (GTK_TEXT_VIEW (composer)), body, -1);
   g_assert_true (gtk_widget_activate_action (composer, "conversation.send", NULL));
 
   /* The server is back: the banner goes, and once the peer is back too the
    * message reaches it. */
-  g_assert_true (natter_test_broker_start (f->broker, NULL));
+  g_assert_true (natter_test_broker_start (f->env.broker, NULL));
   g_assert_true (natter_test_wait_until (banner_hidden, f, CONNECT_TIMEOUT_MS));
   spawn_peer (f, NULL);
   g_assert_nonnull (natter_test_peer_wait_event (f->peer, 0, "message", "text", body, CONNECT_TIMEOUT_MS));
@@ -502,18 +384,20 @@ accept_button_shown (gpointer data)
   Fixture *f = data;
   GtkWidget *row = find_row (f, natter_test_peer_get_peer_id (f->peer));
 
-  return row != NULL && find_widget (row, is_button_for_action, "win.accept-contact") != NULL;
+  return row != NULL &&
+         natter_test_find_mapped (row, natter_test_is_action_button, "win.accept-contact") != NULL;
 }
 
 static void
-check_incoming_request (Fixture *f)
+check_incoming_request (gpointer data)
 {
+  Fixture *f = data;
   const char *peer_id = natter_test_peer_get_peer_id (f->peer);
   GtkWidget *window = main_window (f);
   GtkWidget *row, *accept;
   NatterContact *contact;
 
-  g_assert_true (natter_test_wait_until (widget_is_mapped, window, UI_TIMEOUT_MS));
+  g_assert_true (natter_test_wait_until (natter_test_widget_is_mapped, window, UI_TIMEOUT_MS));
   natter_test_peer_command (f->peer, "{\"cmd\":\"add\",\"to\":\"%s\"}", app_peer_id (f));
 
   /* A request row: with its buttons, not something to open. */
@@ -522,17 +406,20 @@ check_incoming_request (Fixture *f)
   contact = natter_contact_row_get_contact (NATTER_CONTACT_ROW (row));
   g_assert_cmpint (natter_contact_get_state (contact), ==, NATTER_CONTACT_PENDING_IN);
   g_assert_false (gtk_list_box_row_get_selectable (GTK_LIST_BOX_ROW (row)));
-  g_assert_nonnull (find_widget (row, is_label_with_text, "Wants to be your contact"));
-  g_assert_nonnull (find_widget (row, is_button_for_action, "win.decline-contact"));
+  g_assert_nonnull (natter_test_find_mapped (row, natter_test_is_label,
+                                             "Wants to be your contact"));
+  g_assert_nonnull (natter_test_find_mapped (row, natter_test_is_action_button,
+                                             "win.decline-contact"));
 
-  accept = find_widget (row, is_button_for_action, "win.accept-contact");
+  accept = natter_test_find_mapped (row, natter_test_is_action_button, "win.accept-contact");
   g_signal_emit_by_name (accept, "clicked");
 
   g_assert_cmpint (natter_contact_get_state (contact), ==, NATTER_CONTACT_ACCEPTED);
   g_assert_nonnull (natter_test_peer_wait_event (f->peer, 0, "contact", "state", "accepted", CONNECT_TIMEOUT_MS));
   assert_row_shows (f, peer_id, "Direct", TRUE);
   /* Answered: the buttons are gone. */
-  g_assert_null (find_widget (find_row (f, peer_id), is_button_for_action, "win.accept-contact"));
+  g_assert_null (natter_test_find_mapped (find_row (f, peer_id), natter_test_is_action_button,
+                                          "win.accept-contact"));
 }
 
 static void

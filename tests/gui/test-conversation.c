@@ -13,8 +13,9 @@
 #include "natter-message-row.h"
 #include "natter-store.h"
 
-#include "natter-test-broker.h"
+#include "natter-test-client.h"
 #include "natter-test-display.h"
+#include "natter-test-widgets.h"
 #include "natter-test-peer.h"
 
 #define CONNECT_TIMEOUT_MS  20000
@@ -27,44 +28,7 @@
  * and print the real figure. */
 #define MAX_STALL_BOUND_MS  1000
 
-/* Spins the default main context until @cond holds; fails the test on timeout. */
-#define WAIT_FOR(cond, timeout_ms)                                                       \
-  G_STMT_START {                                                                         \
-    gint64 wait_deadline_ = g_get_monotonic_time () + (gint64) (timeout_ms) * 1000;      \
-    while (!(cond) && g_get_monotonic_time () < wait_deadline_)                           \
-      if (!g_main_context_iteration (NULL, FALSE))                                        \
-        g_usleep (500);                                                                  \
-    if (!(cond))                                                                         \
-      g_assertion_message (G_LOG_DOMAIN, __FILE__, __LINE__, G_STRFUNC,                  \
-                           "timed out after " #timeout_ms " ms waiting for: " #cond);    \
-  } G_STMT_END
-
-typedef struct
-{
-  NatterTestBroker *broker;
-  char             *dir;
-} Fixture;
-
-static void
-fixture_setup (Fixture       *fixture,
-               gconstpointer  data)
-{
-  g_autoptr(GError) error = NULL;
-
-  fixture->dir = natter_test_mkdtemp ("natter-gui-conversation");
-  fixture->broker = natter_test_broker_new (NULL);
-  g_assert_true (natter_test_broker_start (fixture->broker, &error));
-  g_assert_no_error (error);
-}
-
-static void
-fixture_teardown (Fixture       *fixture,
-                  gconstpointer  data)
-{
-  g_clear_pointer (&fixture->broker, natter_test_broker_free);
-  natter_test_rmtree (fixture->dir);
-  g_free (fixture->dir);
-}
+typedef NatterTestEnv Fixture;
 
 static gboolean
 ensure_gtk (void)
@@ -81,66 +45,16 @@ ensure_gtk (void)
   return TRUE;
 }
 
-static NatterClient *
-client_new (const char *profile,
-            const char *name,
-            const char *broker_url)
-{
-  g_autoptr(NatterIceConfig) ice = natter_ice_config_new ();
-  g_autoptr(GError) error = NULL;
-  NatterClient *client;
-
-  client = natter_client_new (profile, NATTER_CLIENT_NONE, &error);
-  g_assert_no_error (error);
-  g_assert_true (natter_client_set_display_name (client, name, &error));
-  g_assert_no_error (error);
-  if (broker_url != NULL)
-    {
-      g_assert_true (natter_client_set_broker (client, broker_url, NULL, NULL, NULL, &error));
-      g_assert_no_error (error);
-    }
-  g_assert_true (natter_ice_config_add_local_address (ice, "127.0.0.1", NULL));
-  natter_client_set_ice_config (client, ice);
-  return client;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Finding widgets the way a user sees them                                  */
 /* ------------------------------------------------------------------------ */
-
-typedef gboolean (*WidgetMatch) (GtkWidget *widget, gconstpointer data);
-
-static GtkWidget *
-find_widget (GtkWidget     *root,
-             WidgetMatch    match,
-             gconstpointer  data)
-{
-  if (match (root, data))
-    return root;
-  for (GtkWidget *child = gtk_widget_get_first_child (root);
-       child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_widget (child, match, data);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
-
-static gboolean
-is_of_type (GtkWidget     *widget,
-            gconstpointer  type)
-{
-  return G_TYPE_CHECK_INSTANCE_TYPE (widget, GPOINTER_TO_SIZE (type));
-}
 
 static GtkWidget *
 find_by_type (GtkWidget *root,
               GType      type)
 {
-  GtkWidget *found = find_widget (root, is_of_type, GSIZE_TO_POINTER (type));
+  GtkWidget *found = natter_test_find_widget (root, natter_test_is_of_type,
+                                              GSIZE_TO_POINTER (type));
 
   g_assert_nonnull (found);
   return found;
@@ -163,7 +77,7 @@ static NatterMessageRow *
 row_for_body (GtkWidget  *view,
               const char *body)
 {
-  return (NatterMessageRow *) find_widget (view, is_row_with_body, body);
+  return (NatterMessageRow *) natter_test_find_widget (view, is_row_with_body, body);
 }
 
 static gboolean
@@ -215,7 +129,7 @@ row_state_text (GtkWidget  *view,
                 const char *body)
 {
   NatterMessageRow *row = row_for_body (view, body);
-  GtkWidget *icon = row ? find_widget (GTK_WIDGET (row), is_state_icon, NULL) : NULL;
+  GtkWidget *icon = row ? natter_test_find_widget (GTK_WIDGET (row), is_state_icon, NULL) : NULL;
 
   return icon ? gtk_widget_get_tooltip_text (icon) : NULL;
 }
@@ -241,7 +155,7 @@ row_shows_late (GtkWidget  *view,
                 const char *body)
 {
   NatterMessageRow *row = row_for_body (view, body);
-  GtkWidget *icon = row ? find_widget (GTK_WIDGET (row), is_late_icon, NULL) : NULL;
+  GtkWidget *icon = row ? natter_test_find_widget (GTK_WIDGET (row), is_late_icon, NULL) : NULL;
 
   return icon != NULL && gtk_widget_get_visible (icon);
 }
@@ -349,7 +263,7 @@ show_view (GtkWidget *view)
   gtk_window_set_default_size (window, 640, 720);
   gtk_window_set_child (window, view);
   gtk_window_present (window);
-  WAIT_FOR (gtk_widget_get_mapped (view), UI_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (gtk_widget_get_mapped (view), UI_TIMEOUT_MS);
   return window;
 }
 
@@ -363,7 +277,29 @@ is_drawable_window_title (GtkWidget     *widget,
 static AdwWindowTitle *
 visible_title (GtkWidget *view)
 {
-  return ADW_WINDOW_TITLE (find_widget (view, is_drawable_window_title, NULL));
+  return ADW_WINDOW_TITLE (natter_test_find_widget (view, is_drawable_window_title, NULL));
+}
+
+/* Alice's client on @profile, without a broker, and an accepted contact
+ * Zoe for her, whose identity comes from @seed_byte. */
+static NatterClient *
+offline_alice (const char     *profile,
+               guint8          seed_byte,
+               NatterContact **zoe)
+{
+  g_autoptr(NatterIdentity) other = NULL;
+  g_autoptr(GError) error = NULL;
+  NatterClient *client;
+  guint8 seed[32];
+
+  memset (seed, seed_byte, sizeof seed);
+  other = natter_identity_new_from_seed (seed);
+  client = natter_test_client_open (NULL, profile, "Alice", &error);
+  g_assert_no_error (error);
+  *zoe = natter_contact_new (natter_identity_get_peer_id (other));
+  natter_contact_set_name (*zoe, "Zoe");
+  natter_contact_set_state (*zoe, NATTER_CONTACT_ACCEPTED);
+  return client;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -384,13 +320,8 @@ spawn_bob (Fixture    *fixture,
            const char *profile)
 {
   const char *args[] = { "--accept-contacts", NULL };
-  g_autoptr(GError) error = NULL;
-  NatterTestPeer *peer;
 
-  peer = natter_test_peer_spawn (profile, natter_test_broker_get_url (fixture->broker), args,
-                                 &error);
-  g_assert_no_error (error);
-  return peer;
+  return natter_test_peer_start (profile, natter_test_broker_get_url (fixture->broker), args);
 }
 
 static void
@@ -401,7 +332,6 @@ test_chat (Fixture       *fixture,
   g_autofree char *b_profile = g_build_filename (fixture->dir, "bob", NULL);
   g_autoptr(NatterClient) alice = NULL;
   g_autoptr(NatterTestPeer) bob = NULL;
-  g_autoptr(NatterTestCliResult) init = NULL;
   g_autoptr(NatterTestCliResult) offline_send = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *text = NULL;
@@ -412,23 +342,20 @@ test_chat (Fixture       *fixture,
   NatterContact *contact;
   GtkWindow *window;
   GtkWidget *view;
-  char *b_id;
+  g_autofree char *b_id = NULL;
   guint from;
 
   if (!ensure_gtk ())
     return;
 
-  init = natter_test_cli_run (b_profile, NULL, "init", "--name", "Bob", NULL);
-  g_assert_cmpint (init->status, ==, 0);
-  b_id = g_strstrip (init->out);
+  b_id = natter_test_cli_init (b_profile, "Bob");
   bob = spawn_bob (fixture, b_profile);
 
-  alice = client_new (a_profile, "Alice", natter_test_broker_get_url (fixture->broker));
-  natter_client_start (alice);
+  alice = natter_test_client_new (fixture->broker, a_profile, "Alice");
   contact = natter_client_add_contact (alice, b_id, "Bob", &error);
   g_assert_no_error (error);
-  WAIT_FOR (natter_contact_get_state (contact) == NATTER_CONTACT_ACCEPTED &&
-            session_connected (alice, b_id), CONNECT_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (natter_contact_get_state (contact) == NATTER_CONTACT_ACCEPTED &&
+                        session_connected (alice, b_id), CONNECT_TIMEOUT_MS);
 
   view = natter_conversation_view_new (alice);
   natter_conversation_view_set_contact (NATTER_CONVERSATION_VIEW (view), contact);
@@ -452,12 +379,13 @@ test_chat (Fixture       *fixture,
   g_assert_cmpstr (text, ==, "");
   g_assert_nonnull (natter_test_peer_wait_event (bob, from, "message", "text", hello,
                                                  DELIVERY_TIMEOUT_MS));
-  WAIT_FOR (g_strcmp0 (row_state_text (view, hello), "Delivered") == 0, DELIVERY_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (g_strcmp0 (row_state_text (view, hello), "Delivered") == 0,
+                        DELIVERY_TIMEOUT_MS);
   g_assert_true (row_is_on_screen (view, hello));
   {
     /* The link is a link, and the markup in the body stayed text. */
     NatterMessageRow *row = row_for_body (view, hello);
-    GtkWidget *label = find_widget (GTK_WIDGET (row), is_selectable_label, NULL);
+    GtkWidget *label = natter_test_find_widget (GTK_WIDGET (row), is_selectable_label, NULL);
 
     g_assert_nonnull (label);
     g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (label)), ==, hello);
@@ -469,17 +397,18 @@ test_chat (Fixture       *fixture,
   /* Bob typing shows in the header until his message arrives. */
   natter_test_peer_command (bob, "{\"cmd\":\"typing\",\"to\":\"%s\",\"on\":true}",
                             natter_client_get_peer_id (alice));
-  WAIT_FOR (g_strcmp0 (adw_window_title_get_subtitle (visible_title (view)), "typing…") == 0,
-            UI_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (g_strcmp0 (adw_window_title_get_subtitle (visible_title (view)),
+                                   "typing…") == 0,
+                        UI_TIMEOUT_MS);
 
   /* Bob's reply lands after Alice's message, on screen. */
   from = natter_test_peer_get_n_events (bob);
   natter_test_peer_command (bob, "{\"cmd\":\"send\",\"to\":\"%s\",\"text\":\"%s\"}",
                             natter_client_get_peer_id (alice), reply);
-  WAIT_FOR (model_position (view, reply) >= 0, DELIVERY_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (model_position (view, reply) >= 0, DELIVERY_TIMEOUT_MS);
   g_assert_cmpint (model_position (view, reply), ==, model_position (view, hello) + 1);
   g_assert_cmpint (model_position (view, reply), ==, (int) model_n_items (view) - 1);
-  WAIT_FOR (row_is_on_screen (view, reply), UI_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (row_is_on_screen (view, reply), UI_TIMEOUT_MS);
   g_assert_null (row_state_text (view, reply));  /* only our messages have a delivery state */
   g_assert_cmpstr (adw_window_title_get_subtitle (visible_title (view)), ==, "Connected directly");
   /* Seen in the active window: Bob learns it was read. Without a window
@@ -498,19 +427,20 @@ test_chat (Fixture       *fixture,
                                       late, "--wait", "none", NULL);
   g_assert_cmpint (offline_send->status, ==, 0);
   natter_test_spin (50);
-  WAIT_FOR (!session_connected (alice, b_id), CONNECT_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (!session_connected (alice, b_id), CONNECT_TIMEOUT_MS);
   type_into_composer (view, away);
   press_enter (view);
-  WAIT_FOR (g_strcmp0 (row_state_text (view, away), "Not sent yet") == 0, UI_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (g_strcmp0 (row_state_text (view, away), "Not sent yet") == 0,
+                        UI_TIMEOUT_MS);
 
   bob = spawn_bob (fixture, b_profile);
-  WAIT_FOR (model_position (view, late) >= 0, CONNECT_TIMEOUT_MS + DELIVERY_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (model_position (view, late) >= 0, CONNECT_TIMEOUT_MS + DELIVERY_TIMEOUT_MS);
   g_assert_cmpint (model_position (view, late), ==, model_position (view, away) - 1);
   g_assert_cmpint (model_position (view, late), ==, model_position (view, reply) + 1);
-  WAIT_FOR (row_shows_late (view, late), UI_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (row_shows_late (view, late), UI_TIMEOUT_MS);
   g_assert_false (row_shows_late (view, away));
-  WAIT_FOR (g_strcmp0 (row_state_text (view, away), "Delivered") == 0 ||
-            g_strcmp0 (row_state_text (view, away), "Read") == 0, DELIVERY_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (g_strcmp0 (row_state_text (view, away), "Delivered") == 0 ||
+                        g_strcmp0 (row_state_text (view, away), "Read") == 0, DELIVERY_TIMEOUT_MS);
 
   /* Search finds the late message and selects it. */
   g_assert_true (gtk_widget_activate_action (view, "conversation.search", NULL));
@@ -518,7 +448,7 @@ test_chat (Fixture       *fixture,
   {
     GtkListBox *results = GTK_LIST_BOX (find_by_type (view, GTK_TYPE_LIST_BOX));
 
-    WAIT_FOR (gtk_list_box_get_row_at_index (results, 0) != NULL, UI_TIMEOUT_MS);
+    NATTER_TEST_WAIT_FOR (gtk_list_box_get_row_at_index (results, 0) != NULL, UI_TIMEOUT_MS);
     g_assert_null (gtk_list_box_get_row_at_index (results, 1));
     g_signal_emit_by_name (gtk_list_box_get_row_at_index (results, 0), "activate");
   }
@@ -627,7 +557,6 @@ test_large (Fixture       *fixture,
 {
   g_autofree char *profile = g_build_filename (fixture->dir, "large", NULL);
   g_autoptr(NatterClient) client = NULL;
-  g_autoptr(NatterIdentity) other = NULL;
   g_autoptr(NatterContact) contact = NULL;
   g_autofree char *last_body = large_body (LARGE_N - 1);
   g_autofree char *needle_body = large_body (LARGE_NEEDLE_AT);
@@ -638,18 +567,12 @@ test_large (Fixture       *fixture,
   GtkWidget *view;
   gint64 open_start, set_contact_us, open_max_gap, jump_start;
   guint tick_id;
-  guint8 seed[32];
 
   if (!ensure_gtk ())
     return;
 
-  memset (seed, 7, sizeof seed);
-  other = natter_identity_new_from_seed (seed);
   /* No broker needed: the conversation is on disk already. */
-  client = client_new (profile, "Alice", NULL);
-  contact = natter_contact_new (natter_identity_get_peer_id (other));
-  natter_contact_set_name (contact, "Zoe");
-  natter_contact_set_state (contact, NATTER_CONTACT_ACCEPTED);
+  client = offline_alice (profile, 7, &contact);
   fill_conversation (client, natter_contact_get_peer_id (contact));
 
   view = natter_conversation_view_new (client);
@@ -667,7 +590,7 @@ test_large (Fixture       *fixture,
   open_start = g_get_monotonic_time ();
   natter_conversation_view_set_contact (NATTER_CONVERSATION_VIEW (view), contact);
   set_contact_us = g_get_monotonic_time () - open_start;
-  WAIT_FOR (first.painted_at != 0, UI_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (first.painted_at != 0, UI_TIMEOUT_MS);
   natter_test_spin (1000);
   open_max_gap = meter.max_gap;
   g_assert_cmpuint (model_n_items (view), ==, LARGE_N);
@@ -688,13 +611,13 @@ test_large (Fixture       *fixture,
   {
     GtkListBox *results = GTK_LIST_BOX (find_by_type (view, GTK_TYPE_LIST_BOX));
 
-    WAIT_FOR (gtk_list_box_get_row_at_index (results, 0) != NULL, UI_TIMEOUT_MS);
+    NATTER_TEST_WAIT_FOR (gtk_list_box_get_row_at_index (results, 0) != NULL, UI_TIMEOUT_MS);
     g_assert_null (gtk_list_box_get_row_at_index (results, 1));
     /* Enter in the search entry opens the best result. */
     g_signal_emit_by_name (find_by_type (view, GTK_TYPE_SEARCH_ENTRY), "activate");
   }
   g_assert_cmpuint (selected_position (view), ==, LARGE_NEEDLE_AT);
-  WAIT_FOR (row_is_on_screen (view, needle_body), UI_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (row_is_on_screen (view, needle_body), UI_TIMEOUT_MS);
   g_assert_false (row_is_on_screen (view, last_body));
   g_test_message ("search + jump to message %u: %.1f ms, max stall %.1f ms", LARGE_NEEDLE_AT,
                   (g_get_monotonic_time () - jump_start) / 1000.0, meter.max_gap / 1000.0);
@@ -721,13 +644,13 @@ test_large (Fixture       *fixture,
     natter_message_list_insert (NATTER_MESSAGE_LIST (list), m);
     natter_test_spin (300);
     button_revealer = GTK_REVEALER (gtk_widget_get_parent (
-      gtk_widget_get_ancestor (find_widget (view, is_of_type,
-                                            GSIZE_TO_POINTER (ADW_TYPE_BUTTON_CONTENT)),
+      gtk_widget_get_ancestor (natter_test_find_widget (view, natter_test_is_of_type,
+                                                        GSIZE_TO_POINTER (ADW_TYPE_BUTTON_CONTENT)),
                                GTK_TYPE_BUTTON)));
     g_assert_true (gtk_revealer_get_reveal_child (button_revealer));
     g_assert_true (row_is_on_screen (view, needle_body));
     g_assert_true (gtk_widget_activate_action (view, "conversation.scroll-to-bottom", NULL));
-    WAIT_FOR (row_is_on_screen (view, body), UI_TIMEOUT_MS);
+    NATTER_TEST_WAIT_FOR (row_is_on_screen (view, body), UI_TIMEOUT_MS);
     g_assert_false (gtk_revealer_get_reveal_child (button_revealer));
   }
 
@@ -751,7 +674,7 @@ is_warning_label (GtkWidget     *widget,
 static const char *
 composer_info (GtkWidget *view)
 {
-  GtkWidget *label = find_widget (view, is_warning_label, NULL);
+  GtkWidget *label = natter_test_find_widget (view, is_warning_label, NULL);
   GtkWidget *revealer = gtk_widget_get_ancestor (label, GTK_TYPE_REVEALER);
 
   if (!gtk_revealer_get_reveal_child (GTK_REVEALER (revealer)))
@@ -760,17 +683,10 @@ composer_info (GtkWidget *view)
 }
 
 static gboolean
-is_button_for_action (GtkWidget     *widget,
-                      gconstpointer  action_name)
-{
-  return GTK_IS_BUTTON (widget) &&
-         g_strcmp0 (gtk_actionable_get_action_name (GTK_ACTIONABLE (widget)), action_name) == 0;
-}
-
-static gboolean
 can_send (GtkWidget *view)
 {
-  GtkWidget *button = find_widget (view, is_button_for_action, "conversation.send");
+  GtkWidget *button = natter_test_find_widget (view, natter_test_is_action_button,
+                                               "conversation.send");
 
   g_assert_nonnull (button);
   return gtk_widget_is_sensitive (button);
@@ -782,7 +698,6 @@ test_composer_limits (Fixture       *fixture,
 {
   g_autofree char *profile = g_build_filename (fixture->dir, "limits", NULL);
   g_autoptr(NatterClient) client = NULL;
-  g_autoptr(NatterIdentity) other = NULL;
   g_autoptr(NatterContact) contact = NULL;
   g_autofree char *fits = g_strnfill (60000, 'x');
   g_autofree char *too_big = g_strnfill (NATTER_MAX_FRAME_SIZE, 'x');
@@ -790,17 +705,11 @@ test_composer_limits (Fixture       *fixture,
   g_autofree char *text = NULL;
   GtkWindow *window;
   GtkWidget *view;
-  guint8 seed[32];
 
   if (!ensure_gtk ())
     return;
 
-  memset (seed, 9, sizeof seed);
-  other = natter_identity_new_from_seed (seed);
-  client = client_new (profile, "Alice", NULL);
-  contact = natter_contact_new (natter_identity_get_peer_id (other));
-  natter_contact_set_name (contact, "Zoe");
-  natter_contact_set_state (contact, NATTER_CONTACT_ACCEPTED);
+  client = offline_alice (profile, 9, &contact);
   view = natter_conversation_view_new (client);
   natter_conversation_view_set_contact (NATTER_CONVERSATION_VIEW (view), contact);
   window = show_view (view);
@@ -889,12 +798,12 @@ main (int   argc,
   gst_init (NULL, NULL);
   natter_test_display_setup ();
 
-  g_test_add ("/gui/conversation/chat", Fixture, NULL, fixture_setup, test_chat,
-              fixture_teardown);
-  g_test_add ("/gui/conversation/large", Fixture, NULL, fixture_setup, test_large,
-              fixture_teardown);
-  g_test_add ("/gui/conversation/composer-limits", Fixture, NULL, fixture_setup,
-              test_composer_limits, fixture_teardown);
+  g_test_add ("/gui/conversation/chat", Fixture, NULL, natter_test_env_setup, test_chat,
+              natter_test_env_teardown);
+  g_test_add ("/gui/conversation/large", Fixture, NULL, natter_test_env_setup, test_large,
+              natter_test_env_teardown);
+  g_test_add ("/gui/conversation/composer-limits", Fixture, NULL, natter_test_env_setup,
+              test_composer_limits, natter_test_env_teardown);
   g_test_add_func ("/gui/conversation/linkify", test_linkify);
 
   status = g_test_run ();

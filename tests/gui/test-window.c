@@ -12,49 +12,20 @@
 
 #include "natter-test-broker.h"
 #include "natter-test-display.h"
+#include "natter-test-widgets.h"
 
 #define UI_TIMEOUT_MS 15000
 
-typedef struct _AppRun AppRun;
-
-struct _AppRun
+typedef struct
 {
   /* in */
-  const char        *profile_dir;
-  void             (*check) (AppRun *run);
+  const char         *profile_dir;
+  NatterTestAppCheck  check;
   /* out */
-  NatterApplication *app;
-  gboolean           checked;
-  gboolean           was_primary;
-  guint              n_windows_added;
-};
-
-typedef gboolean (*WidgetMatch) (GtkWidget *widget, gconstpointer data);
-
-/* Depth-first search among the widgets a user can see right now. */
-static GtkWidget *
-find_widget (GtkWidget     *root,
-             WidgetMatch    match,
-             gconstpointer  data)
-{
-  if (!gtk_widget_get_mapped (root))
-    return NULL;
-
-  if (match (root, data))
-    return root;
-
-  for (GtkWidget *child = gtk_widget_get_first_child (root);
-       child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_widget (child, match, data);
-
-      if (found != NULL)
-        return found;
-    }
-
-  return NULL;
-}
+  NatterApplication  *app;
+  gboolean            was_primary;
+  guint               n_windows_added;
+} AppRun;
 
 static gboolean
 is_status_page_titled (GtkWidget     *widget,
@@ -64,27 +35,6 @@ is_status_page_titled (GtkWidget     *widget,
          g_strcmp0 (adw_status_page_get_title (ADW_STATUS_PAGE (widget)), title) == 0;
 }
 
-static gboolean
-is_label_with_text (GtkWidget     *widget,
-                    gconstpointer  text)
-{
-  return GTK_IS_LABEL (widget) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (widget)), text) == 0;
-}
-
-static gboolean
-is_button_for_action (GtkWidget     *widget,
-                      gconstpointer  action_name)
-{
-  return GTK_IS_BUTTON (widget) &&
-         g_strcmp0 (gtk_actionable_get_action_name (GTK_ACTIONABLE (widget)), action_name) == 0;
-}
-
-static gboolean
-widget_is_mapped (gpointer data)
-{
-  return gtk_widget_get_mapped (data);
-}
-
 /* Waits for the application's only window to be on screen. */
 static GtkWidget *
 wait_for_window (AppRun *run)
@@ -92,30 +42,9 @@ wait_for_window (AppRun *run)
   GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (run->app));
 
   g_assert_nonnull (window);
-  g_assert_true (natter_test_wait_until (widget_is_mapped, window, UI_TIMEOUT_MS));
+  g_assert_true (natter_test_wait_until (natter_test_widget_is_mapped, window, UI_TIMEOUT_MS));
 
   return GTK_WIDGET (window);
-}
-
-static gboolean
-run_check_idle (gpointer data)
-{
-  AppRun *run = data;
-
-  run->check (run);
-  run->checked = TRUE;
-  g_action_group_activate_action (G_ACTION_GROUP (run->app), "quit", NULL);
-
-  return G_SOURCE_REMOVE;
-}
-
-static void
-on_activate (GApplication *app,
-             AppRun       *run)
-{
-  /* After the class handler: the window exists, but is not mapped yet. */
-  if (run->check != NULL)
-    g_idle_add (run_check_idle, run);
 }
 
 /* Only the primary instance starts up; a remote one hands over and returns. */
@@ -141,32 +70,10 @@ static int
 run_app (AppRun             *run,
          const char * const *args)
 {
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  GList *windows;
-  int status;
-
-  g_ptr_array_add (argv, (gpointer) "natter");
-  for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-
   run->app = natter_application_new ();
-  g_object_add_weak_pointer (G_OBJECT (run->app), (gpointer *) &run->app);
-  g_signal_connect_after (run->app, "activate", G_CALLBACK (on_activate), run);
   g_signal_connect (run->app, "startup", G_CALLBACK (on_startup), run);
   g_signal_connect (run->app, "window-added", G_CALLBACK (on_window_added), run);
-
-  status = g_application_run (G_APPLICATION (run->app), argv->len - 1, (char **) argv->pdata);
-
-  /* Quitting leaves the windows, and with them references to the app. */
-  while ((windows = gtk_application_get_windows (GTK_APPLICATION (run->app))) != NULL)
-    gtk_window_destroy (windows->data);
-
-  g_object_unref (run->app);
-  /* Nothing (a window, a pending source) may keep the application alive. */
-  g_assert_null (run->app);
-
-  return status;
+  return natter_test_app_run ((GApplication **) &run->app, args, run->check, run);
 }
 
 /* name → contents of every file in @dir, to prove nothing was touched. */
@@ -227,8 +134,9 @@ string_is_set (gpointer data)
 }
 
 static void
-check_empty_state (AppRun *run)
+check_empty_state (gpointer data)
 {
+  AppRun *run = data;
   GtkWidget *window = wait_for_window (run);
   g_autoptr(NatterIdentity) identity = NULL;
   g_autoptr(GError) error = NULL;
@@ -245,9 +153,9 @@ check_empty_state (AppRun *run)
   peer_id = natter_identity_get_peer_id (identity);
   g_assert_cmpstr (peer_id, ==, natter_identity_get_peer_id (natter_window_get_identity (NATTER_WINDOW (window))));
 
-  page = find_widget (window, is_status_page_titled, "No Contacts Yet");
+  page = natter_test_find_mapped (window, is_status_page_titled, "No Contacts Yet");
   g_assert_nonnull (page);
-  label = find_widget (page, is_label_with_text, peer_id);
+  label = natter_test_find_mapped (page, natter_test_is_label, peer_id);
   g_assert_nonnull (label);
   g_assert_true (gtk_label_get_selectable (GTK_LABEL (label)));
   /* Not pre-selected by taking the initial focus (it looked like a glitch). */
@@ -257,7 +165,7 @@ check_empty_state (AppRun *run)
   clipboard = gtk_widget_get_clipboard (window);
   gdk_clipboard_set_text (clipboard, "not the peer id");
 
-  copy_button = find_widget (page, is_button_for_action, "win.copy-peer-id");
+  copy_button = natter_test_find_mapped (page, natter_test_is_action_button, "win.copy-peer-id");
   g_assert_nonnull (copy_button);
   g_assert_true (gtk_widget_is_sensitive (copy_button));
   /* What a click does (keyboard activation would add a press animation). */
@@ -268,7 +176,8 @@ check_empty_state (AppRun *run)
   g_assert_cmpstr (clipboard_text, ==, peer_id);
 
   /* The "Add Contact" entry point is there, even while it cannot work yet. */
-  g_assert_nonnull (find_widget (page, is_button_for_action, "win.add-contact"));
+  g_assert_nonnull (natter_test_find_mapped (page, natter_test_is_action_button,
+                                             "win.add-contact"));
 }
 
 static void
@@ -287,43 +196,10 @@ test_empty_state_shares_peer_id (void)
   run.profile_dir = profile;
 
   g_assert_cmpint (run_app (&run, (const char *[]) { "--profile", profile, NULL }), ==, 0);
-  g_assert_true (run.checked);
   g_assert_true (run.was_primary);
   g_assert_cmpuint (run.n_windows_added, ==, 1);
 
   natter_test_rmtree (tmp);
-}
-
-static gboolean
-window_of_type_is_mapped (gpointer data)
-{
-  GListModel *toplevels = gtk_window_get_toplevels ();
-
-  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
-    {
-      g_autoptr(GtkWidget) window = g_list_model_get_item (toplevels, i);
-
-      if (G_TYPE_CHECK_INSTANCE_TYPE (window, GPOINTER_TO_SIZE (data)) && gtk_widget_get_mapped (window))
-        return TRUE;
-    }
-
-  return FALSE;
-}
-
-static GtkWidget *
-find_toplevel (GType type)
-{
-  GListModel *toplevels = gtk_window_get_toplevels ();
-
-  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
-    {
-      g_autoptr(GtkWidget) window = g_list_model_get_item (toplevels, i);
-
-      if (G_TYPE_CHECK_INSTANCE_TYPE (window, type))
-        return window;
-    }
-
-  return NULL;
 }
 
 static void
@@ -337,8 +213,9 @@ assert_accel (GtkApplication *app,
 }
 
 static void
-check_menu_windows (AppRun *run)
+check_menu_windows (gpointer data)
 {
+  AppRun *run = data;
   GtkWidget *window = wait_for_window (run);
   GtkWidget *about, *preferences, *shortcuts;
 
@@ -347,9 +224,7 @@ check_menu_windows (AppRun *run)
   assert_accel (GTK_APPLICATION (run->app), "app.preferences", "<Control>comma");
 
   g_action_group_activate_action (G_ACTION_GROUP (run->app), "about", NULL);
-  g_assert_true (natter_test_wait_until (window_of_type_is_mapped,
-                                         GSIZE_TO_POINTER (ADW_TYPE_ABOUT_WINDOW), UI_TIMEOUT_MS));
-  about = find_toplevel (ADW_TYPE_ABOUT_WINDOW);
+  about = natter_test_wait_for_toplevel (ADW_TYPE_ABOUT_WINDOW, UI_TIMEOUT_MS);
   g_assert_cmpstr (adw_about_window_get_version (ADW_ABOUT_WINDOW (about)), ==, NATTER_VERSION);
   g_assert_cmpstr (adw_about_window_get_application_icon (ADW_ABOUT_WINDOW (about)), ==, NATTER_APP_ID);
   g_assert_cmpint (adw_about_window_get_license_type (ADW_ABOUT_WINDOW (about)), ==, GTK_LICENSE_GPL_3_0);
@@ -357,17 +232,13 @@ check_menu_windows (AppRun *run)
   gtk_window_destroy (GTK_WINDOW (about));
 
   g_action_group_activate_action (G_ACTION_GROUP (run->app), "preferences", NULL);
-  g_assert_true (natter_test_wait_until (window_of_type_is_mapped,
-                                         GSIZE_TO_POINTER (NATTER_TYPE_PREFERENCES_WINDOW), UI_TIMEOUT_MS));
-  preferences = find_toplevel (NATTER_TYPE_PREFERENCES_WINDOW);
+  preferences = natter_test_wait_for_toplevel (NATTER_TYPE_PREFERENCES_WINDOW, UI_TIMEOUT_MS);
   g_assert_true (gtk_window_get_transient_for (GTK_WINDOW (preferences)) == GTK_WINDOW (window));
   gtk_window_destroy (GTK_WINDOW (preferences));
 
   /* Also proves gtk/help-overlay.ui is in the resources and builds. */
   g_assert_true (gtk_widget_activate_action (window, "win.show-help-overlay", NULL));
-  g_assert_true (natter_test_wait_until (window_of_type_is_mapped,
-                                         GSIZE_TO_POINTER (GTK_TYPE_SHORTCUTS_WINDOW), UI_TIMEOUT_MS));
-  shortcuts = find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW);
+  shortcuts = natter_test_wait_for_toplevel (GTK_TYPE_SHORTCUTS_WINDOW, UI_TIMEOUT_MS);
   gtk_widget_set_visible (shortcuts, FALSE);
 }
 
@@ -384,14 +255,14 @@ test_menu_windows (void)
   run.profile_dir = tmp;
 
   g_assert_cmpint (run_app (&run, (const char *[]) { "--profile", tmp, NULL }), ==, 0);
-  g_assert_true (run.checked);
 
   natter_test_rmtree (tmp);
 }
 
 static void
-check_options (AppRun *run)
+check_options (gpointer data)
 {
+  AppRun *run = data;
   const char * const *ice = natter_application_get_ice_addresses (run->app);
 
   wait_for_window (run);
@@ -425,7 +296,6 @@ test_command_line_options (void)
                      "--profile", ".", "--broker", "mqtt://127.0.0.1:1884",
                      "--ice-address", "127.0.0.1", "--ice-address", "::1", NULL }), ==, 0);
   g_assert_cmpint (g_chdir (cwd), ==, 0);
-  g_assert_true (run.checked);
 
   /* Mistakes stop at the command line, before any window or profile. */
   g_assert_cmpint (run_app (&bad_broker, (const char *[]) {
@@ -441,18 +311,19 @@ test_command_line_options (void)
 static char *expected_profile_error;
 
 static void
-check_profile_error (AppRun *run)
+check_profile_error (gpointer data)
 {
+  AppRun *run = data;
   GtkWidget *window = wait_for_window (run);
   GtkWidget *page, *label;
 
   g_assert_true (NATTER_IS_PROFILE_ERROR_WINDOW (window));
-  page = find_widget (window, is_status_page_titled, "Cannot Open Profile");
+  page = natter_test_find_mapped (window, is_status_page_titled, "Cannot Open Profile");
   g_assert_nonnull (page);
-  label = find_widget (page, is_label_with_text, expected_profile_error);
+  label = natter_test_find_mapped (page, natter_test_is_label, expected_profile_error);
   g_assert_nonnull (label);
   g_assert_false (gtk_label_get_selection_bounds (GTK_LABEL (label), NULL, NULL));
-  g_assert_nonnull (find_widget (page, is_button_for_action, "app.quit"));
+  g_assert_nonnull (natter_test_find_mapped (page, natter_test_is_action_button, "app.quit"));
 }
 
 static void
@@ -499,7 +370,6 @@ test_corrupt_profile_is_reported_and_kept (void)
   expected_profile_error = g_strdup (error->message);
 
   g_assert_cmpint (run_app (&run, (const char *[]) { "--profile", profile, NULL }), ==, 0);
-  g_assert_true (run.checked);
   g_assert_cmpuint (run.n_windows_added, ==, 1);
 
   after = snapshot_dir (profile);
@@ -551,8 +421,9 @@ on_subprocess_exited (GObject      *source,
 static char *side_by_side_other_peer_id;
 
 static void
-check_second_profile (AppRun *run)
+check_second_profile (gpointer data)
 {
+  AppRun *run = data;
   GtkWidget *window = wait_for_window (run);
   g_autoptr(NatterIdentity) identity = NULL;
   g_autoptr(GError) error = NULL;
@@ -563,7 +434,7 @@ check_second_profile (AppRun *run)
   peer_id = natter_identity_get_peer_id (identity);
 
   g_assert_cmpstr (peer_id, !=, side_by_side_other_peer_id);
-  g_assert_nonnull (find_widget (window, is_label_with_text, peer_id));
+  g_assert_nonnull (natter_test_find_mapped (window, natter_test_is_label, peer_id));
 }
 
 static void
@@ -620,7 +491,6 @@ test_profiles_run_side_by_side (void)
   second.profile_dir = profile;
   g_assert_cmpint (run_app (&second, (const char *[]) { "--profile", profile, NULL }), ==, 0);
   g_assert_true (second.was_primary);
-  g_assert_true (second.checked);
 
   /* A second plain `natter` hands over to the first and opens nothing. */
   g_assert_cmpint (run_app (&third, (const char *[]) { NULL }), ==, 0);

@@ -9,7 +9,7 @@
 #include "natter-chat-protocol.h"
 #include "natter-client.h"
 #include "natter-identity.h"
-#include "natter-test-broker.h"
+#include "natter-test-client.h"
 #include "natter-test-mqtt.h"
 
 #define CONNECT_TIMEOUT_MS  20000
@@ -121,10 +121,9 @@ natter_client_for (Fixture    *fixture,
 {
   g_autofree char *profile = g_build_filename (fixture->dir, name, NULL);
   g_autoptr(GError) error = NULL;
-  NatterClient *client = natter_client_new (profile, NATTER_CLIENT_NONE, &error);
+  /* No broker yet: the password file needs the peer id first. */
+  NatterClient *client = natter_test_client_open (NULL, profile, name, &error);
 
-  g_assert_no_error (error);
-  g_assert_true (natter_client_set_display_name (client, name, &error));
   g_assert_no_error (error);
   return client;
 }
@@ -385,34 +384,21 @@ on_received (NatterClient  *client,
   counts->received++;
 }
 
-static NatterSignalingState
-signaling_state (NatterClient *client)
-{
-  NatterSignalingState state;
-
-  g_object_get (client, "signaling-state", &state, NULL);
-  return state;
-}
-
 static void
 start_client (Fixture      *fixture,
               NatterClient *client,
               const char   *password,
               Counts       *counts)
 {
-  g_autoptr(NatterIceConfig) ice = natter_ice_config_new ();
   g_autoptr(GError) error = NULL;
 
   g_assert_true (natter_client_set_broker (client, natter_test_broker_get_url (fixture->broker),
                                            natter_client_get_peer_id (client), password, NULL,
                                            &error));
   g_assert_no_error (error);
-  g_assert_true (natter_ice_config_add_local_address (ice, "127.0.0.1", NULL));
-  natter_client_set_ice_config (client, ice);
   g_signal_connect (client, "contact-request", G_CALLBACK (on_request), counts);
   g_signal_connect (client, "message-received", G_CALLBACK (on_received), counts);
-  natter_client_start (client);
-  NATTER_TEST_WAIT_FOR (signaling_state (client) == NATTER_SIGNALING_CONNECTED, 10000);
+  natter_test_client_start (client);
 }
 
 static gboolean

@@ -12,25 +12,13 @@
 #include "natter-error.h"
 #include "natter-identity.h"
 #include "natter-message.h"
-#include "natter-test-broker.h"
+#include "natter-test-client.h"
 #include "natter-test-peer.h"
 
 /* Loopback setups take 150–330 ms; these are for a loaded 2-core machine. */
 #define CONNECT_TIMEOUT_MS  20000
 #define DELIVERY_TIMEOUT_MS 60000
 #define SIGNAL_BUDGET       8
-
-/* Spins the default main context until @cond holds; fails the test on timeout. */
-#define WAIT_FOR(cond, timeout_ms)                                                       \
-  G_STMT_START {                                                                         \
-    gint64 wait_deadline_ = g_get_monotonic_time () + (gint64) (timeout_ms) * 1000;      \
-    while (!(cond) && g_get_monotonic_time () < wait_deadline_)                           \
-      if (!g_main_context_iteration (NULL, FALSE))                                        \
-        g_usleep (500);                                                                  \
-    if (!(cond))                                                                         \
-      g_assertion_message (G_LOG_DOMAIN, __FILE__, __LINE__, G_STRFUNC,                  \
-                           "timed out after " #timeout_ms " ms waiting for: " #cond);    \
-  } G_STMT_END
 
 /* ------------------------------------------------------------------------ */
 /* Signaling cost: every "signal-out" of every session, by sender and type.  */
@@ -76,11 +64,7 @@ signals_sent (const char *peer_id,
 /* In-process clients                                                        */
 /* ------------------------------------------------------------------------ */
 
-typedef struct
-{
-  NatterTestBroker *broker;
-  char             *dir;
-} Fixture;
+typedef NatterTestEnv Fixture;
 
 typedef struct
 {
@@ -150,42 +134,18 @@ on_session (NatterClient  *client,
     c->n_connected++;
 }
 
-static NatterSignalingState
-signaling_state (NatterClient *client)
-{
-  NatterSignalingState state;
-
-  g_object_get (client, "signaling-state", &state, NULL);
-  return state;
-}
-
-static NatterIceConfig *
-loopback_ice (void)
-{
-  NatterIceConfig *ice = natter_ice_config_new ();
-
-  g_assert_true (natter_ice_config_add_local_address (ice, "127.0.0.1", NULL));
-  return ice;
-}
-
 static Client *
 client_new (Fixture    *fixture,
             const char *name)
 {
-  g_autoptr(NatterIceConfig) ice = loopback_ice ();
   g_autoptr(GError) error = NULL;
   Client *c = g_new0 (Client, 1);
 
   c->name = g_strdup (name);
   c->profile = g_build_filename (fixture->dir, name, NULL);
-  c->client = natter_client_new (c->profile, NATTER_CLIENT_NONE, &error);
+  c->client = natter_test_client_open (natter_test_broker_get_url (fixture->broker), c->profile,
+                                       name, &error);
   g_assert_no_error (error);
-  g_assert_true (natter_client_set_display_name (c->client, name, &error));
-  g_assert_no_error (error);
-  g_assert_true (natter_client_set_broker (c->client, natter_test_broker_get_url (fixture->broker),
-                                           NULL, NULL, NULL, &error));
-  g_assert_no_error (error);
-  natter_client_set_ice_config (c->client, ice);
 
   c->delivered = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   c->received = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -198,8 +158,7 @@ client_new (Fixture    *fixture,
   g_signal_connect (c->client, "presence-changed", G_CALLBACK (on_presence), c);
   g_signal_connect (c->client, "session-state-changed", G_CALLBACK (on_session), c);
 
-  natter_client_start (c->client);
-  WAIT_FOR (signaling_state (c->client) == NATTER_SIGNALING_CONNECTED, 10000);
+  natter_test_client_start (c->client);
   return c;
 }
 
@@ -284,7 +243,7 @@ static void
 wait_connected (Client *a,
                 Client *b)
 {
-  WAIT_FOR (ready_to_chat (a, b) && ready_to_chat (b, a), CONNECT_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (ready_to_chat (a, b) && ready_to_chat (b, a), CONNECT_TIMEOUT_MS);
 }
 
 /* The real flow: A asks, B sees the request and accepts, both connect. */
@@ -300,7 +259,7 @@ make_contacts (Client *a,
   g_assert_nonnull (contact);
   g_assert_cmpint (natter_contact_get_state (contact), ==, NATTER_CONTACT_PENDING_OUT);
 
-  WAIT_FOR (has_string (b->requests, id_of (a)), 10000);
+  NATTER_TEST_WAIT_FOR (has_string (b->requests, id_of (a)), 10000);
   contact = natter_client_lookup_contact (b->client, id_of (a));
   g_assert_nonnull (contact);
   g_assert_cmpint (natter_contact_get_state (contact), ==, NATTER_CONTACT_PENDING_IN);
@@ -309,7 +268,7 @@ make_contacts (Client *a,
   g_assert_true (natter_client_accept_contact (b->client, id_of (a), &error));
   g_assert_no_error (error);
 
-  WAIT_FOR (is_accepted (a, b) && is_accepted (b, a), 10000);
+  NATTER_TEST_WAIT_FOR (is_accepted (a, b) && is_accepted (b, a), 10000);
   wait_connected (a, b);
 }
 
@@ -422,22 +381,8 @@ static void
 fixture_setup (Fixture       *fixture,
                gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-
-  fixture->dir = natter_test_mkdtemp ("natter-chat");
-  fixture->broker = natter_test_broker_new (NULL);
-  g_assert_true (natter_test_broker_start (fixture->broker, &error));
-  g_assert_no_error (error);
+  natter_test_env_setup (fixture, data);
   g_hash_table_remove_all (signal_counts);
-}
-
-static void
-fixture_teardown (Fixture       *fixture,
-                  gconstpointer  data)
-{
-  g_clear_pointer (&fixture->broker, natter_test_broker_free);
-  natter_test_rmtree (fixture->dir);
-  g_free (fixture->dir);
 }
 
 static double
@@ -480,7 +425,8 @@ test_bulk (Fixture       *fixture,
       g_ptr_array_add (from_b, send_text (b, a, tb));
     }
   g_test_message ("queued %u messages in %.2f s", 2 * BULK_MESSAGES, seconds_since (start));
-  WAIT_FOR (all_delivered (a, from_a) && all_delivered (b, from_b), DELIVERY_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (all_delivered (a, from_a) && all_delivered (b, from_b),
+                        DELIVERY_TIMEOUT_MS);
   g_test_message ("%u messages each way delivered in %.2f s (%.0f msg/s)", BULK_MESSAGES,
                   seconds_since (start), 2 * BULK_MESSAGES / seconds_since (start));
 
@@ -530,7 +476,8 @@ test_large (Fixture       *fixture,
       g_ptr_array_add (from_a, send_text (a, b, ta));
       g_ptr_array_add (from_b, send_text (b, a, tb));
     }
-  WAIT_FOR (all_delivered (a, from_a) && all_delivered (b, from_b), DELIVERY_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (all_delivered (a, from_a) && all_delivered (b, from_b),
+                        DELIVERY_TIMEOUT_MS);
   g_test_message ("%.1f MB each way in %.2f s", LARGE_MESSAGES * LARGE_BODY / 1e6,
                   seconds_since (start));
   natter_test_spin (300);
@@ -570,7 +517,7 @@ exchange_one (Client     *a,
 
   g_ptr_array_add (from_a, send_text (a, b, ta));
   g_ptr_array_add (from_b, send_text (b, a, tb));
-  WAIT_FOR (all_delivered (a, from_a) && all_delivered (b, from_b), 10000);
+  NATTER_TEST_WAIT_FOR (all_delivered (a, from_a) && all_delivered (b, from_b), 10000);
   g_assert_cmpuint (count_of (b->received, natter_message_get_id (from_a->pdata[0])), ==, 1);
   g_assert_cmpuint (count_of (a->received, natter_message_get_id (from_b->pdata[0])), ==, 1);
 }
@@ -631,7 +578,7 @@ test_glare (Fixture       *fixture,
       g_assert_cmpuint (a->n_connected, ==, 1);
       g_assert_cmpuint (b->n_connected, ==, 1);
       g_assert_true (natter_peer_session_is_polite (sa) != natter_peer_session_is_polite (sb));
-      WAIT_FOR (all_delivered (a, queued_a) && all_delivered (b, queued_b), 10000);
+      NATTER_TEST_WAIT_FOR (all_delivered (a, queued_a) && all_delivered (b, queued_b), 10000);
       exchange_one (a, b, tag);
     }
 
@@ -666,10 +613,10 @@ test_retry (Fixture       *fixture,
   /* B's side ends; its "bye" tells A, who retries since B is still online. */
   start = g_get_monotonic_time ();
   natter_peer_session_close (natter_client_get_session (b->client, id_of (a)));
-  WAIT_FOR (session_state (a, b) == NATTER_SESSION_DISCONNECTED, 5000);
+  NATTER_TEST_WAIT_FOR (session_state (a, b) == NATTER_SESSION_DISCONNECTED, 5000);
   g_assert_true (contact_online (a, id_of (b)));
   g_ptr_array_add (queued, send_text (a, b, "are you still there?"));
-  WAIT_FOR (ready_to_chat (a, b) && ready_to_chat (b, a), CONNECT_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (ready_to_chat (a, b) && ready_to_chat (b, a), CONNECT_TIMEOUT_MS);
   took = seconds_since (start);
   g_test_message ("reconnected %.2f s after the peer hung up", took);
   /* The first retry comes after the first backoff step (1 s, with
@@ -682,7 +629,7 @@ test_retry (Fixture       *fixture,
                                                                                   id_of (b))),
                    !=, old_session);
   g_assert_cmpstr (g_ptr_array_index (a->sessions, mark), ==, disconnected);
-  WAIT_FOR (all_delivered (a, queued), 10000);
+  NATTER_TEST_WAIT_FOR (all_delivered (a, queued), 10000);
   exchange_one (a, b, "after the retry");
   assert_same_history (a, b, 3);
 }
@@ -742,40 +689,8 @@ spawn_peer (Fixture    *fixture,
             gboolean    accept_contacts)
 {
   const char *args[] = { accept_contacts ? "--accept-contacts" : NULL, NULL };
-  g_autoptr(GError) error = NULL;
-  NatterTestPeer *peer;
 
-  peer = natter_test_peer_spawn (profile, natter_test_broker_get_url (fixture->broker), args,
-                                 &error);
-  g_assert_no_error (error);
-  return peer;
-}
-
-static char *
-cli_init (const char *profile,
-          const char *name)
-{
-  g_autoptr(NatterTestCliResult) r = natter_test_cli_run (profile, NULL, "init", "--name", name,
-                                                          NULL);
-
-  g_assert_cmpint (r->status, ==, 0);
-  g_strchomp (r->out);
-  g_assert_true (natter_peer_id_is_valid (r->out));
-  return g_strdup (r->out);
-}
-
-/* `natter-cli history PEER --json`, read-only, as objects. */
-static GPtrArray *
-cli_history (const char *profile,
-             const char *peer_id)
-{
-  g_autoptr(NatterTestCliResult) r = natter_test_cli_run (profile, NULL, "history", peer_id,
-                                                          "--json", NULL);
-
-  if (r->status != 0)
-    g_test_message ("history failed: %s", r->err);
-  g_assert_cmpint (r->status, ==, 0);
-  return natter_test_parse_json_lines (r->out);
+  return natter_test_peer_start (profile, natter_test_broker_get_url (fixture->broker), args);
 }
 
 static int
@@ -814,7 +729,7 @@ peer_says (NatterTestPeer *peer,
   id = g_strdup (json_object_get_string_member (queued, "id"));
   g_assert_nonnull (natter_test_peer_wait_event (peer, from, "delivery", "state", "delivered",
                                                  DELIVERY_TIMEOUT_MS));
-  WAIT_FOR (count_of (to->received, id) == 1, 5000);
+  NATTER_TEST_WAIT_FOR (count_of (to->received, id) == 1, 5000);
   /* The event stream tells the story in order: queued, then its deliveries. */
   g_assert_cmpint (event_index (peer, "queued", id), <, event_index (peer, "delivery", id));
   return id;
@@ -826,7 +741,7 @@ test_kill (Fixture       *fixture,
 {
   g_autoptr(Client) a = client_new (fixture, "Alice");
   g_autofree char *b_profile = g_build_filename (fixture->dir, "bob-cli", NULL);
-  g_autofree char *b_id = cli_init (b_profile, "Bob");
+  g_autofree char *b_id = natter_test_cli_init (b_profile, "Bob");
   g_autofree char *offline = g_strdup_printf ("-%s", b_id);
   g_autofree char *online = g_strdup_printf ("+%s", b_id);
   g_autoptr(NatterTestPeer) b1 = NULL;
@@ -846,14 +761,15 @@ test_kill (Fixture       *fixture,
   g_assert_cmpstr (natter_test_peer_get_peer_id (b1), ==, b_id);
   g_assert_nonnull (natter_client_add_contact (a->client, b_id, "Bob", &error));
   g_assert_no_error (error);
-  WAIT_FOR (natter_client_get_session (a->client, b_id) != NULL &&
-            natter_peer_session_get_state (natter_client_get_session (a->client, b_id)) ==
-            NATTER_SESSION_CONNECTED, CONNECT_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (natter_client_get_session (a->client, b_id) != NULL &&
+                        natter_peer_session_get_state (
+                          natter_client_get_session (a->client, b_id)) == NATTER_SESSION_CONNECTED,
+                        CONNECT_TIMEOUT_MS);
 
   w.target = KILL_BEFORE;
   while (w.sent->len < KILL_BEFORE)
     write_one (&w);
-  WAIT_FOR (all_delivered (a, w.sent), DELIVERY_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (all_delivered (a, w.sent), DELIVERY_TIMEOUT_MS);
   b_before = peer_says (b1, a, "from B before the crash", 1);
 
   /* No goodbye: the broker's Last Will says B is offline. */
@@ -863,7 +779,7 @@ test_kill (Fixture       *fixture,
                                                                                           b_id)));
   start = g_get_monotonic_time ();
   natter_test_peer_kill (b1);
-  WAIT_FOR (contact_online (a, b_id) == FALSE, 10000);
+  NATTER_TEST_WAIT_FOR (contact_online (a, b_id) == FALSE, 10000);
   g_assert_cmpstr (g_ptr_array_index (a->presence, a->presence->len - 1), ==, offline);
   g_test_message ("Last Will seen %.2f s after SIGKILL", seconds_since (start));
 
@@ -877,13 +793,13 @@ test_kill (Fixture       *fixture,
   start = g_get_monotonic_time ();
   b2 = spawn_peer (fixture, b_profile, TRUE);
   /* A's old session may still look connected: nothing told it B died. */
-  WAIT_FOR (ready_to_chat_with (a, b_id) &&
-            g_strcmp0 (natter_peer_session_get_session_id (natter_client_get_session (a->client,
-                                                                                      b_id)),
-                       old_session) != 0, CONNECT_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (ready_to_chat_with (a, b_id) &&
+                        g_strcmp0 (natter_peer_session_get_session_id (
+                                     natter_client_get_session (a->client, b_id)),
+                                   old_session) != 0, CONNECT_TIMEOUT_MS);
   g_test_message ("session re-established %.2f s after the restart", seconds_since (start));
-  WAIT_FOR (w.source == 0, 30000);
-  WAIT_FOR (all_delivered (a, w.sent), DELIVERY_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (w.source == 0, 30000);
+  NATTER_TEST_WAIT_FOR (all_delivered (a, w.sent), DELIVERY_TIMEOUT_MS);
   g_test_message ("all %u messages delivered %.2f s after the restart", w.sent->len,
                   seconds_since (start));
   {
@@ -937,7 +853,7 @@ test_kill (Fixture       *fixture,
   g_assert_cmpint (natter_test_peer_stop (b2, 10000), ==, 0);
   g_assert_cmpuint (natter_test_peer_get_n_stray_lines (b1), ==, 0);
   g_assert_cmpuint (natter_test_peer_get_n_stray_lines (b2), ==, 0);
-  history = cli_history (b_profile, id_of (a));
+  history = natter_test_cli_history (b_profile, id_of (a));
   g_assert_cmpuint (history->len, ==, w.sent->len + 2);
   for (guint i = 0, n_from_a = 0; i < history->len; i++)
     {
@@ -1009,8 +925,8 @@ test_trio (Fixture       *fixture,
       g_ptr_array_add (ba, send_text (b, a, t3));
       g_ptr_array_add (ca, send_text (c, a, t4));
     }
-  WAIT_FOR (all_delivered (a, ab) && all_delivered (a, ac) && all_delivered (b, ba) &&
-            all_delivered (c, ca), DELIVERY_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (all_delivered (a, ab) && all_delivered (a, ac) && all_delivered (b, ba) &&
+                        all_delivered (c, ca), DELIVERY_TIMEOUT_MS);
   g_test_message ("4 x %u messages over two sessions in %.2f s", TRIO_MESSAGES,
                   seconds_since (start));
   natter_test_spin (300);
@@ -1114,7 +1030,7 @@ test_bad_frames (Fixture       *fixture,
   /* Some history to protect. */
   g_ptr_array_add (before_msgs, send_text (a, b, "before 1"));
   g_ptr_array_add (before_b, send_text (b, a, "before 2"));
-  WAIT_FOR (all_delivered (a, before_msgs) && all_delivered (b, before_b), 10000);
+  NATTER_TEST_WAIT_FOR (all_delivered (a, before_msgs) && all_delivered (b, before_b), 10000);
   natter_test_spin (200);
   n_before = g_list_model_get_n_items (messages_of (b, a));
   disk_before = ids_on_disk (b, a);
@@ -1185,7 +1101,8 @@ test_bad_frames (Fixture       *fixture,
   g_assert_error (error, NATTER_ERROR, NATTER_ERROR_TOO_LARGE);
   g_clear_error (&error);
 
-  WAIT_FOR (natter_chat_protocol_get_rejected (pb) >= rejected_before + bad->len, 10000);
+  NATTER_TEST_WAIT_FOR (natter_chat_protocol_get_rejected (pb) >= rejected_before + bad->len,
+                        10000);
   natter_test_spin (300);
   g_test_message ("%u hostile frames, %" G_GUINT64_FORMAT " rejected", bad->len,
                   natter_chat_protocol_get_rejected (pb) - rejected_before);
@@ -1211,7 +1128,7 @@ test_bad_frames (Fixture       *fixture,
 
   /* And the conversation goes on. */
   g_ptr_array_add (after, send_text (a, b, "after"));
-  WAIT_FOR (all_delivered (a, after), 10000);
+  NATTER_TEST_WAIT_FOR (all_delivered (a, after), 10000);
   g_assert_cmpuint (count_of (b->received, natter_message_get_id (after->pdata[0])), ==, 1);
   /* A's next seq is 2: the forged seq 900s did not move anything. */
   g_assert_cmpint (natter_message_get_seq (after->pdata[0]), ==, 2);
@@ -1295,7 +1212,7 @@ static guint
 history_length (const char *profile,
                 const char *peer_id)
 {
-  g_autoptr(GPtrArray) history = cli_history (profile, peer_id);
+  g_autoptr(GPtrArray) history = natter_test_cli_history (profile, peer_id);
 
   return history->len;
 }
@@ -1307,8 +1224,8 @@ test_cli (Fixture       *fixture,
   const char *url = natter_test_broker_get_url (fixture->broker);
   g_autofree char *p_profile = g_build_filename (fixture->dir, "pat", NULL);
   g_autofree char *q_profile = g_build_filename (fixture->dir, "quinn", NULL);
-  g_autofree char *p_id = cli_init (p_profile, "Pat");
-  g_autofree char *q_id = cli_init (q_profile, "Quinn");
+  g_autofree char *p_id = natter_test_cli_init (p_profile, "Pat");
+  g_autofree char *q_id = natter_test_cli_init (q_profile, "Quinn");
   g_autofree char *queued_id = NULL;
   g_autofree char *big = NULL;
   g_autoptr(NatterTestPeer) q = spawn_peer (fixture, q_profile, TRUE);
@@ -1408,7 +1325,7 @@ test_frozen_peer (Fixture       *fixture,
 {
   g_autoptr(Client) a = client_new (fixture, "Alice");
   g_autofree char *b_profile = g_build_filename (fixture->dir, "bob-cli", NULL);
-  g_autofree char *b_id = cli_init (b_profile, "Bob");
+  g_autofree char *b_id = natter_test_cli_init (b_profile, "Bob");
   g_autoptr(NatterTestPeer) b = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *old_session = NULL;
@@ -1419,15 +1336,16 @@ test_frozen_peer (Fixture       *fixture,
   b = spawn_peer (fixture, b_profile, TRUE);
   g_assert_nonnull (natter_client_add_contact (a->client, b_id, "Bob", &error));
   g_assert_no_error (error);
-  WAIT_FOR (ready_to_chat_with (a, b_id), CONNECT_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (ready_to_chat_with (a, b_id), CONNECT_TIMEOUT_MS);
   peer_says (b, a, "before the freeze", 1);
   old_session = g_strdup (natter_peer_session_get_session_id (natter_client_get_session (a->client,
                                                                                           b_id)));
 
   start = g_get_monotonic_time ();
   g_assert_cmpint (kill (natter_test_peer_get_pid (b), SIGSTOP), ==, 0);
-  WAIT_FOR (natter_peer_session_get_state (natter_client_get_session (a->client, b_id)) !=
-            NATTER_SESSION_CONNECTED, 20000);
+  NATTER_TEST_WAIT_FOR (natter_peer_session_get_state (
+                          natter_client_get_session (a->client, b_id)) != NATTER_SESSION_CONNECTED,
+                        20000);
   took = seconds_since (start);
   g_test_message ("frozen peer noticed after %.2f s (keep-alive timeout %.1f s)", took,
                   NATTER_CHAT_KEEPALIVE_TIMEOUT_MS / 1000.0 *
@@ -1438,11 +1356,12 @@ test_frozen_peer (Fixture       *fixture,
   message = natter_client_send_message (a->client, b_id, "are you frozen?", NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (kill (natter_test_peer_get_pid (b), SIGCONT), ==, 0);
-  WAIT_FOR (ready_to_chat_with (a, b_id) &&
-            g_strcmp0 (natter_peer_session_get_session_id (natter_client_get_session (a->client,
-                                                                                      b_id)),
-                       old_session) != 0, CONNECT_TIMEOUT_MS);
-  WAIT_FOR (natter_message_get_state (message) >= NATTER_MESSAGE_DELIVERED, DELIVERY_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (ready_to_chat_with (a, b_id) &&
+                        g_strcmp0 (natter_peer_session_get_session_id (
+                                     natter_client_get_session (a->client, b_id)),
+                                   old_session) != 0, CONNECT_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (natter_message_get_state (message) >= NATTER_MESSAGE_DELIVERED,
+                        DELIVERY_TIMEOUT_MS);
   g_test_message ("reconnected and delivered %.2f s after the thaw", seconds_since (start) - took);
 }
 
@@ -1461,14 +1380,15 @@ test_stop_start (Fixture       *fixture,
 
   /* A goes offline and comes back in the same process; B never changed. */
   natter_client_stop (a->client);
-  WAIT_FOR (session_state (b, a) != NATTER_SESSION_CONNECTED, 10000);
+  NATTER_TEST_WAIT_FOR (session_state (b, a) != NATTER_SESSION_CONNECTED, 10000);
   message = natter_client_send_message (a->client, id_of (b), "written while stopped", NULL,
                                         &error);
   g_assert_no_error (error);
   start = g_get_monotonic_time ();
   natter_client_start (a->client);
-  WAIT_FOR (ready_to_chat (a, b) && ready_to_chat (b, a), CONNECT_TIMEOUT_MS);
-  WAIT_FOR (natter_message_get_state (message) >= NATTER_MESSAGE_DELIVERED, DELIVERY_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (ready_to_chat (a, b) && ready_to_chat (b, a), CONNECT_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (natter_message_get_state (message) >= NATTER_MESSAGE_DELIVERED,
+                        DELIVERY_TIMEOUT_MS);
   g_test_message ("back in touch %.2f s after start()", seconds_since (start));
   exchange_one (a, b, "after the restart");
 }
@@ -1485,17 +1405,19 @@ test_read_while_away (Fixture       *fixture,
 
   make_contacts (a, b);
   message = send_text (b, a, "read me later");
-  WAIT_FOR (natter_message_get_state (message) == NATTER_MESSAGE_DELIVERED, DELIVERY_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (natter_message_get_state (message) == NATTER_MESSAGE_DELIVERED,
+                        DELIVERY_TIMEOUT_MS);
 
   natter_client_stop (b->client);
-  WAIT_FOR (session_state (a, b) != NATTER_SESSION_CONNECTED, 10000);
+  NATTER_TEST_WAIT_FOR (session_state (a, b) != NATTER_SESSION_CONNECTED, 10000);
   g_assert_true (natter_client_mark_read (a->client, id_of (b), &error));
   g_assert_no_error (error);
   natter_test_spin (300);
   g_assert_cmpint (natter_message_get_state (message), ==, NATTER_MESSAGE_DELIVERED);
 
   natter_client_start (b->client);
-  WAIT_FOR (natter_message_get_state (message) == NATTER_MESSAGE_READ, DELIVERY_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (natter_message_get_state (message) == NATTER_MESSAGE_READ,
+                        DELIVERY_TIMEOUT_MS);
 }
 
 int
@@ -1513,23 +1435,23 @@ main (int   argc,
   g_signal_add_emission_hook (g_signal_lookup ("signal-out", NATTER_TYPE_PEER_SESSION), 0,
                               signal_out_hook, NULL, NULL);
 
-  g_test_add ("/chat/bulk", Fixture, NULL, fixture_setup, test_bulk, fixture_teardown);
-  g_test_add ("/chat/large", Fixture, NULL, fixture_setup, test_large, fixture_teardown);
-  g_test_add ("/chat/glare", Fixture, NULL, fixture_setup, test_glare, fixture_teardown);
-  g_test_add ("/chat/retry", Fixture, NULL, fixture_setup, test_retry, fixture_teardown);
-  g_test_add ("/chat/kill", Fixture, NULL, fixture_setup, test_kill, fixture_teardown);
-  g_test_add ("/chat/trio", Fixture, NULL, fixture_setup, test_trio, fixture_teardown);
+  g_test_add ("/chat/bulk", Fixture, NULL, fixture_setup, test_bulk, natter_test_env_teardown);
+  g_test_add ("/chat/large", Fixture, NULL, fixture_setup, test_large, natter_test_env_teardown);
+  g_test_add ("/chat/glare", Fixture, NULL, fixture_setup, test_glare, natter_test_env_teardown);
+  g_test_add ("/chat/retry", Fixture, NULL, fixture_setup, test_retry, natter_test_env_teardown);
+  g_test_add ("/chat/kill", Fixture, NULL, fixture_setup, test_kill, natter_test_env_teardown);
+  g_test_add ("/chat/trio", Fixture, NULL, fixture_setup, test_trio, natter_test_env_teardown);
   g_test_add ("/chat/bad-frames", Fixture, NULL, fixture_setup, test_bad_frames,
-              fixture_teardown);
+              natter_test_env_teardown);
   g_test_add ("/chat/signal-cost", Fixture, NULL, fixture_setup, test_signal_cost,
-              fixture_teardown);
-  g_test_add ("/chat/cli", Fixture, NULL, fixture_setup, test_cli, fixture_teardown);
+              natter_test_env_teardown);
+  g_test_add ("/chat/cli", Fixture, NULL, fixture_setup, test_cli, natter_test_env_teardown);
   g_test_add ("/chat/frozen-peer", Fixture, NULL, fixture_setup, test_frozen_peer,
-              fixture_teardown);
+              natter_test_env_teardown);
   g_test_add ("/chat/stop-start", Fixture, NULL, fixture_setup, test_stop_start,
-              fixture_teardown);
+              natter_test_env_teardown);
   g_test_add ("/chat/read-while-away", Fixture, NULL, fixture_setup, test_read_while_away,
-              fixture_teardown);
+              natter_test_env_teardown);
 
   return g_test_run ();
 }

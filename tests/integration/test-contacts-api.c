@@ -334,9 +334,8 @@ test_delete_ends_session (Fixture       *f,
 
   g_assert_true (natter_test_broker_start (broker, &error));
   g_assert_no_error (error);
-  peer = natter_test_peer_spawn (peer_profile, natter_test_broker_get_url (broker),
-                                 (const char *[]) { "--accept-contacts", NULL }, &error);
-  g_assert_no_error (error);
+  peer = natter_test_peer_start (peer_profile, natter_test_broker_get_url (broker),
+                                 (const char *[]) { "--accept-contacts", NULL });
   g_assert_cmpstr (natter_test_peer_get_peer_id (peer), ==, f->other_id);
 
   g_assert_true (natter_ice_config_add_local_address (ice, "127.0.0.1", NULL));

@@ -9,7 +9,7 @@
 #include "natter-chat-protocol.h"
 #include "natter-client.h"
 #include "natter-identity.h"
-#include "natter-test-broker.h"
+#include "natter-test-client.h"
 #include "natter-test-mqtt.h"
 #include "natter-test-peer.h"
 
@@ -198,12 +198,11 @@ typedef struct
 
 typedef struct
 {
-  char             *dir;
-  NatterTestBroker *broker;
-  NatterTestMqtt   *mqtt;     /* the attacker: anyone who can publish to the broker */
-  GRand            *rand;
-  Peer             *victim;
-  Peer             *contact;
+  NatterTestEnv   env;
+  NatterTestMqtt *mqtt;     /* the attacker: anyone who can publish to the broker */
+  GRand          *rand;
+  Peer           *victim;
+  Peer           *contact;
 } Fixture;
 
 static void
@@ -239,39 +238,23 @@ on_envelope (NatterSignaling *signaling,
   peer->envelopes++;
 }
 
-static NatterSignalingState
-signaling_state (NatterClient *client)
-{
-  NatterSignalingState state;
-
-  g_object_get (client, "signaling-state", &state, NULL);
-  return state;
-}
-
 static Peer *
 peer_new (Fixture    *fixture,
           const char *name)
 {
-  g_autoptr(NatterIceConfig) ice = natter_ice_config_new ();
   g_autoptr(GError) error = NULL;
   Peer *peer = g_new0 (Peer, 1);
 
-  peer->profile = g_build_filename (fixture->dir, name, NULL);
-  peer->client = natter_client_new (peer->profile, NATTER_CLIENT_NONE, &error);
+  peer->profile = g_build_filename (fixture->env.dir, name, NULL);
+  peer->client = natter_test_client_open (natter_test_broker_get_url (fixture->env.broker),
+                                          peer->profile, NULL, &error);
   g_assert_no_error (error);
-  g_assert_true (natter_client_set_broker (peer->client,
-                                           natter_test_broker_get_url (fixture->broker),
-                                           NULL, NULL, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_true (natter_ice_config_add_local_address (ice, "127.0.0.1", NULL));
-  natter_client_set_ice_config (peer->client, ice);
   g_signal_connect (peer->client, "contact-request", G_CALLBACK (on_request), peer);
   g_signal_connect (peer->client, "message-received", G_CALLBACK (on_received), peer);
   g_signal_connect (peer->client, "session-state-changed", G_CALLBACK (on_session), peer);
   g_signal_connect (natter_client_get_signaling (peer->client), "envelope-received",
                     G_CALLBACK (on_envelope), peer);
-  natter_client_start (peer->client);
-  NATTER_TEST_WAIT_FOR (signaling_state (peer->client) == NATTER_SIGNALING_CONNECTED, 10000);
+  natter_test_client_start (peer->client);
   return peer;
 }
 
@@ -365,11 +348,8 @@ fixture_setup (Fixture       *fixture,
   g_test_message ("garbage seed %u", seed);
   g_ptr_array_set_size (refusals, 0);
   fixture->rand = g_rand_new_with_seed (seed);
-  fixture->dir = natter_test_mkdtemp ("natter-hostile");
-  fixture->broker = natter_test_broker_new (NULL);
-  g_assert_true (natter_test_broker_start (fixture->broker, &error));
-  g_assert_no_error (error);
-  fixture->mqtt = natter_test_mqtt_connect (fixture->broker, NULL, NULL, &error);
+  natter_test_env_setup (&fixture->env, data);
+  fixture->mqtt = natter_test_mqtt_connect (fixture->env.broker, NULL, NULL, &error);
   g_assert_no_error (error);
 }
 
@@ -380,10 +360,8 @@ fixture_teardown (Fixture       *fixture,
   g_clear_pointer (&fixture->victim, peer_free);
   g_clear_pointer (&fixture->contact, peer_free);
   g_clear_pointer (&fixture->mqtt, natter_test_mqtt_free);
-  g_clear_pointer (&fixture->broker, natter_test_broker_free);
   g_clear_pointer (&fixture->rand, g_rand_free);
-  natter_test_rmtree (fixture->dir);
-  g_free (fixture->dir);
+  natter_test_env_teardown (&fixture->env, data);
 }
 
 static void
@@ -499,7 +477,7 @@ test_replayed_envelopes (Fixture       *fixture,
   /* Without an ACL anyone can listen to the victim's inbound topics; the
    * envelopes are sealed, but can be sent again as they are. */
   fixture->victim = peer_new (fixture, "victim");
-  eavesdropper = natter_test_mqtt_connect (fixture->broker, NULL, NULL, &error);
+  eavesdropper = natter_test_mqtt_connect (fixture->env.broker, NULL, NULL, &error);
   g_assert_no_error (error);
   for (guint i = 0; i < G_N_ELEMENTS (kinds); i++)
     {
@@ -841,7 +819,7 @@ test_garbage_flood (Fixture       *fixture,
   g_autoptr(NatterIdentity) mallory = random_identity (fixture->rand);
   g_autoptr(NatterTestPeer) victim = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *profile = g_build_filename (fixture->dir, "cli-victim", NULL);
+  g_autofree char *profile = g_build_filename (fixture->env.dir, "cli-victim", NULL);
   g_autofree char *log_path = g_strconcat (profile, ".log", NULL);
   const char * const run_args[] = { "--accept-contacts", NULL };
   guint64 rss_before, rss_after, hwm_after;
@@ -861,9 +839,8 @@ test_garbage_flood (Fixture       *fixture,
     g_setenv ("ASAN_OPTIONS", asan, TRUE);
   }
 #endif
-  victim = natter_test_peer_spawn (profile, natter_test_broker_get_url (fixture->broker),
-                                   run_args, &error);
-  g_assert_no_error (error);
+  victim = natter_test_peer_start (profile, natter_test_broker_get_url (fixture->env.broker),
+                                   run_args);
   pid = natter_test_peer_get_pid (victim);
   g_assert_cmpint (pid, >, 0);
   fixture->contact = peer_new (fixture, "contact");

@@ -439,28 +439,7 @@ raw_statuses (Raw      *raw,
 /* Fixture                                                                  */
 /* ------------------------------------------------------------------------ */
 
-typedef struct
-{
-  NatterTestBroker *broker;
-} Fixture;
-
-static void
-fixture_setup (Fixture       *fixture,
-               gconstpointer  data)
-{
-  g_autoptr(GError) error = NULL;
-
-  fixture->broker = natter_test_broker_new (NULL);
-  g_assert_true (natter_test_broker_start (fixture->broker, &error));
-  g_assert_no_error (error);
-}
-
-static void
-fixture_teardown (Fixture       *fixture,
-                  gconstpointer  data)
-{
-  g_clear_pointer (&fixture->broker, natter_test_broker_free);
-}
+typedef NatterTestEnv Fixture;
 
 /* ------------------------------------------------------------------------ */
 /* Tests                                                                    */
@@ -1135,21 +1114,21 @@ main (int   argc,
   mosquitto_lib_init ();
 
   g_test_add ("/signaling/presence-online", Fixture, NULL,
-              fixture_setup, test_presence_online, fixture_teardown);
+              natter_test_env_setup, test_presence_online, natter_test_env_teardown);
   g_test_add ("/signaling/will-on-kill", Fixture, NULL,
-              fixture_setup, test_will, fixture_teardown);
+              natter_test_env_setup, test_will, natter_test_env_teardown);
   g_test_add ("/signaling/clean-stop", Fixture, NULL,
-              fixture_setup, test_clean_stop, fixture_teardown);
+              natter_test_env_setup, test_clean_stop, natter_test_env_teardown);
   g_test_add ("/signaling/reconnect", Fixture, NULL,
-              fixture_setup, test_reconnect, fixture_teardown);
+              natter_test_env_setup, test_reconnect, natter_test_env_teardown);
   g_test_add ("/signaling/duplicate", Fixture, NULL,
-              fixture_setup, test_duplicate, fixture_teardown);
+              natter_test_env_setup, test_duplicate, natter_test_env_teardown);
   g_test_add ("/signaling/garbage", Fixture, NULL,
-              fixture_setup, test_garbage, fixture_teardown);
+              natter_test_env_setup, test_garbage, natter_test_env_teardown);
   g_test_add ("/signaling/presence-epochs", Fixture, NULL,
-              fixture_setup, test_presence_epochs, fixture_teardown);
+              natter_test_env_setup, test_presence_epochs, natter_test_env_teardown);
   g_test_add ("/signaling/stop-from-handler", Fixture, NULL,
-              fixture_setup, test_stop_from_handler, fixture_teardown);
+              natter_test_env_setup, test_stop_from_handler, natter_test_env_teardown);
   g_test_add_func ("/signaling/tls", test_tls);
 
   return g_test_run ();

@@ -7,42 +7,22 @@
 
 #include "natter-client.h"
 #include "natter-error.h"
-#include "natter-ice-config.h"
 #include "natter-message.h"
 #include "natter-store.h"
-#include "natter-test-broker.h"
+#include "natter-test-client.h"
+#include "natter-test-peer.h"
 
 #define CONNECT_TIMEOUT_MS 60000
 #define SYNC_TIMEOUT_MS    90000
 #define STEP_TIMEOUT_MS    20000
 
-typedef struct
-{
-  NatterTestBroker *broker;
-  char             *dir;
-  const char       *cli;
-} Fixture;
+typedef NatterTestEnv Fixture;
 
-static void
-fixture_setup (Fixture       *fixture,
-               gconstpointer  data)
+/* The natter-cli executable meson test points at. */
+static const char *
+cli_path (void)
 {
-  g_autoptr(GError) error = NULL;
-
-  fixture->cli = g_getenv ("NATTER_CLI");
-  fixture->dir = natter_test_mkdtemp ("natter-sync-XXXXXX");
-  fixture->broker = natter_test_broker_new (NULL);
-  g_assert_true (natter_test_broker_start (fixture->broker, &error));
-  g_assert_no_error (error);
-}
-
-static void
-fixture_teardown (Fixture       *fixture,
-                  gconstpointer  data)
-{
-  g_clear_pointer (&fixture->broker, natter_test_broker_free);
-  natter_test_rmtree (fixture->dir);
-  g_free (fixture->dir);
+  return g_getenv ("NATTER_CLI");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -174,7 +154,7 @@ cli_start (Fixture    *fixture,
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
                                         G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  cli->process = g_subprocess_launcher_spawn (launcher, &error, fixture->cli,
+  cli->process = g_subprocess_launcher_spawn (launcher, &error, cli_path (),
                                               "--profile", profile,
                                               "--broker", natter_test_broker_get_url (fixture->broker),
                                               "--ice-address", "127.0.0.1",
@@ -315,35 +295,17 @@ state_from_name (const char *name)
 
 /* `natter-cli history PEER --json` of @profile: what B's store holds, in display order. */
 static GPtrArray *
-cli_history (Fixture    *fixture,
-             const char *profile,
+cli_history (const char *profile,
              const char *peer)
 {
-  const char *argv[] = { fixture->cli, "--profile", profile, "history", peer, "--json", NULL };
-  g_autoptr(GError) error = NULL;
-  g_autofree char *out = NULL;
-  g_auto(GStrv) lines = NULL;
+  g_autoptr(GPtrArray) objects = natter_test_cli_history (profile, peer);
   GPtrArray *rows = g_ptr_array_new_with_free_func ((GDestroyNotify) row_free);
-  int status = 0;
 
-  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
-                               &out, NULL, &status, &error));
-  g_assert_no_error (error);
-  g_assert_true (g_spawn_check_wait_status (status, &error));
-  g_assert_no_error (error);
-
-  lines = g_strsplit (out, "\n", -1);
-  for (guint i = 0; lines[i] != NULL; i++)
+  for (guint i = 0; i < objects->len; i++)
     {
-      g_autoptr(JsonParser) parser = json_parser_new ();
-      JsonObject *object;
-      Row *row;
+      JsonObject *object = g_ptr_array_index (objects, i);
+      Row *row = g_new0 (Row, 1);
 
-      if (lines[i][0] == '\0')
-        continue;
-      g_assert_true (json_parser_load_from_data (parser, lines[i], -1, NULL));
-      object = json_node_get_object (json_parser_get_root (parser));
-      row = g_new0 (Row, 1);
       row->id = g_strdup (json_object_get_string_member (object, "id"));
       row->author = g_strdup (json_object_get_string_member (object, "author"));
       row->text = g_strdup (json_object_get_string_member (object, "text"));
@@ -397,17 +359,11 @@ local_new (Fixture    *fixture,
            const char *profile)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(NatterIceConfig) ice = natter_ice_config_new ();
   Local *local = g_new0 (Local, 1);
 
-  local->client = natter_client_new (profile, NATTER_CLIENT_NONE, &error);
+  local->client = natter_test_client_open (natter_test_broker_get_url (fixture->broker), profile,
+                                           NULL, &error);
   g_assert_no_error (error);
-  g_assert_true (natter_client_set_broker (local->client,
-                                           natter_test_broker_get_url (fixture->broker),
-                                           NULL, NULL, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_true (natter_ice_config_add_local_address (ice, "127.0.0.1", &error));
-  natter_client_set_ice_config (local->client, ice);
   g_signal_connect (local->client, "synced", G_CALLBACK (local_synced_cb), local);
   g_signal_connect (local->client, "message-received", G_CALLBACK (local_received_cb), local);
   g_signal_connect (local->client, "session-state-changed", G_CALLBACK (local_session_cb), local);
@@ -622,8 +578,7 @@ write_from_b (Pair       *pair,
 
 /* Both histories: same ids in the same order, every message once, each delivered at its author. */
 static void
-assert_identical_histories (Fixture *fixture,
-                            Pair    *pair)
+assert_identical_histories (Pair *pair)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) mine = NULL;
@@ -636,7 +591,7 @@ assert_identical_histories (Fixture *fixture,
   mine = natter_store_list_messages (local_store (pair->a), pair->a->conversation, 0, G_MAXUINT,
                                      &error);
   g_assert_no_error (error);
-  theirs = cli_history (fixture, pair->b->profile, a_id);
+  theirs = cli_history (pair->b->profile, a_id);
 
   g_test_message ("A holds %u messages, B holds %u (expected %u)", mine->len, theirs->len,
                   pair->a_own + pair->b_own);
@@ -666,7 +621,7 @@ assert_identical_histories (Fixture *fixture,
 static gboolean
 skip_without_cli (Fixture *fixture)
 {
-  if (fixture->cli != NULL && g_file_test (fixture->cli, G_FILE_TEST_IS_EXECUTABLE))
+  if (cli_path () != NULL && g_file_test (cli_path (), G_FILE_TEST_IS_EXECUTABLE))
     return FALSE;
   g_test_skip ("NATTER_CLI does not name the natter-cli executable");
   return TRUE;
@@ -718,7 +673,7 @@ test_partition (Fixture       *fixture,
                   (g_get_monotonic_time () - start) / 1e6);
 
   cli_quit (pair.b);
-  assert_identical_histories (fixture, &pair);
+  assert_identical_histories (&pair);
   pair_clear (&pair);
 }
 
@@ -783,7 +738,7 @@ test_restart (Fixture       *fixture,
   g_test_message ("B announced %u of A's messages before the kill, %u after the restart",
                   b_received_before, g_hash_table_size (pair.b->received) - b_received_before);
 
-  assert_identical_histories (fixture, &pair);
+  assert_identical_histories (&pair);
   pair_clear (&pair);
 }
 
@@ -793,8 +748,10 @@ main (int   argc,
 {
   g_test_init (&argc, &argv, NULL);
 
-  g_test_add ("/sync/partition", Fixture, NULL, fixture_setup, test_partition, fixture_teardown);
-  g_test_add ("/sync/restart", Fixture, NULL, fixture_setup, test_restart, fixture_teardown);
+  g_test_add ("/sync/partition", Fixture, NULL, natter_test_env_setup, test_partition,
+              natter_test_env_teardown);
+  g_test_add ("/sync/restart", Fixture, NULL, natter_test_env_setup, test_restart,
+              natter_test_env_teardown);
 
   return g_test_run ();
 }

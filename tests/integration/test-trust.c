@@ -12,32 +12,7 @@
 #include "natter-test-client.h"
 #include "natter-test-peer.h"
 
-typedef struct
-{
-  NatterTestBroker *broker;
-  char             *dir;
-} Fixture;
-
-static void
-fixture_setup (Fixture       *fixture,
-               gconstpointer  data)
-{
-  g_autoptr(GError) error = NULL;
-
-  fixture->dir = natter_test_mkdtemp ("natter-trust-XXXXXX");
-  fixture->broker = natter_test_broker_new (NULL);
-  g_assert_true (natter_test_broker_start (fixture->broker, &error));
-  g_assert_no_error (error);
-}
-
-static void
-fixture_teardown (Fixture       *fixture,
-                  gconstpointer  data)
-{
-  natter_test_broker_free (fixture->broker);
-  natter_test_rmtree (fixture->dir);
-  g_free (fixture->dir);
-}
+typedef NatterTestEnv Fixture;
 
 static JsonObject *
 cli_json (const char *profile,
@@ -64,17 +39,6 @@ cli_json (const char *profile,
   lines = natter_test_parse_json_lines (r->out);
   g_assert_cmpuint (lines->len, ==, 1);
   return json_object_ref (g_ptr_array_index (lines, 0));
-}
-
-static char *
-cli_init (const char *profile,
-          const char *name)
-{
-  g_autoptr(NatterTestCliResult) r = natter_test_cli_run (profile, NULL, "init", "--name", name,
-                                                          NULL);
-
-  g_assert_cmpint (r->status, ==, 0);
-  return g_strdup (g_strchomp (r->out));
 }
 
 static gboolean
@@ -116,9 +80,9 @@ test_verify_cli (Fixture       *fixture,
   g_autofree char *alice = g_build_filename (fixture->dir, "alice", NULL);
   g_autofree char *bob = g_build_filename (fixture->dir, "bob", NULL);
   g_autofree char *carol = g_build_filename (fixture->dir, "carol", NULL);
-  g_autofree char *alice_id = cli_init (alice, "Alice");
-  g_autofree char *bob_id = cli_init (bob, "Bob");
-  g_autofree char *carol_id = cli_init (carol, "Carol");
+  g_autofree char *alice_id = natter_test_cli_init (alice, "Alice");
+  g_autofree char *bob_id = natter_test_cli_init (bob, "Bob");
+  g_autofree char *carol_id = natter_test_cli_init (carol, "Carol");
   g_autoptr(JsonObject) a_view = NULL;
   g_autoptr(JsonObject) b_view = NULL;
   g_autoptr(JsonObject) c_view = NULL;
@@ -387,12 +351,13 @@ main (int   argc,
 {
   g_test_init (&argc, &argv, NULL);
 
-  g_test_add ("/trust/verify-cli", Fixture, NULL, fixture_setup, test_verify_cli,
-              fixture_teardown);
-  g_test_add ("/trust/imitated-name", Fixture, NULL, fixture_setup, test_imitated_name,
-              fixture_teardown);
-  g_test_add ("/trust/request-flood", Fixture, NULL, fixture_setup, test_request_flood,
-              fixture_teardown);
-  g_test_add ("/trust/block", Fixture, NULL, fixture_setup, test_block, fixture_teardown);
+  g_test_add ("/trust/verify-cli", Fixture, NULL, natter_test_env_setup, test_verify_cli,
+              natter_test_env_teardown);
+  g_test_add ("/trust/imitated-name", Fixture, NULL, natter_test_env_setup, test_imitated_name,
+              natter_test_env_teardown);
+  g_test_add ("/trust/request-flood", Fixture, NULL, natter_test_env_setup, test_request_flood,
+              natter_test_env_teardown);
+  g_test_add ("/trust/block", Fixture, NULL, natter_test_env_setup, test_block,
+              natter_test_env_teardown);
   return g_test_run ();
 }
