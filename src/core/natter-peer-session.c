@@ -490,6 +490,41 @@ attempt_get_current_session (Attempt *attempt)
   return self;
 }
 
+/* sctpenc's chain function waits, holding its pad's stream lock, until
+ * usrsctp takes more data; towards a dead peer that never happens, and the
+ * state change to NULL would wait for that lock forever. FLUSH_START is not
+ * serialized: it wakes the waiting chain up without the lock. */
+static void
+flush_sctp_sender (const GValue *item,
+                   gpointer      user_data)
+{
+  GstElement *element = g_value_get_object (item);
+  GstElementFactory *factory = gst_element_get_factory (element);
+  GstIterator *pads;
+  GValue pad = G_VALUE_INIT;
+
+  if (factory == NULL || g_strcmp0 (GST_OBJECT_NAME (factory), "sctpenc") != 0)
+    return;
+  pads = gst_element_iterate_sink_pads (element);
+  while (gst_iterator_next (pads, &pad) == GST_ITERATOR_OK)
+    {
+      gst_pad_send_event (g_value_get_object (&pad), gst_event_new_flush_start ());
+      g_value_reset (&pad);
+    }
+  g_value_unset (&pad);
+  gst_iterator_free (pads);
+}
+
+static void
+flush_sctp_senders (GstElement *pipeline)
+{
+  GstIterator *elements = gst_bin_iterate_recurse (GST_BIN (pipeline));
+
+  while (gst_iterator_foreach (elements, flush_sctp_sender, NULL) == GST_ITERATOR_RESYNC)
+    gst_iterator_resync (elements);
+  gst_iterator_free (elements);
+}
+
 /* Stops every callback path and takes the pipeline down. Main context only:
  * setting webrtcbin to NULL from one of its own threads deadlocks. */
 static void
@@ -515,7 +550,10 @@ attempt_shutdown (Attempt *attempt)
     g_signal_handlers_disconnect_by_data (attempt->webrtc, attempt);
 
   if (attempt->pipeline != NULL)
-    gst_element_set_state (attempt->pipeline, GST_STATE_NULL);
+    {
+      flush_sctp_senders (attempt->pipeline);
+      gst_element_set_state (attempt->pipeline, GST_STATE_NULL);
+    }
 
   g_clear_object (&attempt->chat);
   attempt->webrtc = NULL;

@@ -54,7 +54,9 @@ typedef struct
   guint64                persisted;    /* offset last written to the store */
   gboolean               end_sent;
   gboolean               pause_told;   /* receiver: told a sender that ignored our pause */
-  gboolean               resume_pending;
+  gboolean               paused_locally; /* our user paused (else the peer did) */
+  gboolean               resume_pending; /* sender: resumed, the receiver's "accept" not yet seen */
+  gboolean               final_this_run; /* reached a final state since we started */
 } Job;
 
 struct _NatterTransferManager
@@ -70,6 +72,7 @@ struct _NatterTransferManager
   GListStore  *transfers;
   GHashTable  *jobs;      /* id → Job */
   GHashTable  *links;     /* peer id → Link */
+  GPtrArray   *abandoned;  /* data channels of finished runs, open until their connection ends */
   guint64      bytes_sent;
   guint64      bytes_received;
 };
@@ -151,6 +154,7 @@ send_control (Job        *job,
       g_info ("Cannot send %s for transfer %.8s: %s", op, t->id, error->message);
       return FALSE;
     }
+  g_debug ("Transfer %.8s: sent %s", t->id, op);
   return TRUE;
 }
 
@@ -258,6 +262,22 @@ job_persist_offset (Job *job)
     g_warning ("Cannot save the progress of %.8s: %s", job->transfer->id, error->message);
 }
 
+/* A finished run's channel is left open until its connection ends instead
+ * of being closed: webrtcbin (1.22) hands a closed channel's SCTP stream id
+ * to the next new channel before usrsctp has finished resetting the stream,
+ * the new channel's first send fails, and the whole session goes down.
+ * Open channels cost a stream id each (65,535 per connection). */
+static void
+abandoned_state_cb (NatterChannel         *channel,
+                    GParamSpec            *pspec,
+                    NatterTransferManager *self)
+{
+  if (natter_channel_get_state (channel) != NATTER_CHANNEL_CLOSED)
+    return;
+  g_signal_handlers_disconnect_by_func (channel, abandoned_state_cb, self);
+  g_ptr_array_remove_fast (self->abandoned, channel);
+}
+
 static void
 job_release_channel (Job *job)
 {
@@ -266,7 +286,13 @@ job_release_channel (Job *job)
   if (channel == NULL)
     return;
   g_signal_handlers_disconnect_by_data (channel, job);
-  natter_channel_close (channel);
+  /* The receiver leaves channels to the sender; see abandoned_state_cb(). */
+  if (job->transfer->direction != NATTER_TRANSFER_OUTGOING ||
+      natter_channel_get_state (channel) == NATTER_CHANNEL_CLOSED)
+    return;
+  g_ptr_array_add (job->manager->abandoned, g_object_ref (channel));
+  g_signal_connect_object (channel, "notify::state", G_CALLBACK (abandoned_state_cb),
+                           job->manager, 0);
 }
 
 /* Ends the current run (not the transfer): no channel, no open files. */
@@ -338,6 +364,7 @@ job_finish (Job                 *job,
   if (state == NATTER_TRANSFER_CANCELLED || state == NATTER_TRANSFER_DECLINED)
     delete_partial (job);
   t->pending = tell && !send_state (job);
+  job->final_this_run = tell;
   job_save (job);
   if (state == NATTER_TRANSFER_FAILED)
     g_info ("Transfer %.8s failed: %s", t->id, reason);
@@ -1086,6 +1113,8 @@ file_frame_cb (NatterChatProtocol    *protocol,
     }
   t = job->transfer;
   outgoing = t->direction == NATTER_TRANSFER_OUTGOING;
+  g_debug ("Transfer %.8s: received %s while %s", t->id, op,
+           natter_transfer_state_to_string (t->state));
 
   if (g_str_equal (op, "accept") && outgoing)
     {
@@ -1100,6 +1129,7 @@ file_frame_cb (NatterChatProtocol    *protocol,
                                "offset not on a chunk boundary");
           goto refused;
         }
+      job->resume_pending = FALSE;
       sender_handle_accept (job, offset);
     }
   else if (g_str_equal (op, "done") && outgoing)
@@ -1153,10 +1183,16 @@ file_frame_cb (NatterChatProtocol    *protocol,
     {
       if (!check_members (object, NULL, &error))
         goto refused;
+      /* A pause from before our resume reached them (their answer to our
+       * offer, or a connection that died with our resume on it): the resume
+       * that follows it wins. */
+      if (outgoing && job->resume_pending)
+        return;
       if (t->state == NATTER_TRANSFER_ACCEPTED || t->state == NATTER_TRANSFER_ACTIVE ||
           t->state == NATTER_TRANSFER_OFFERED)
         {
           job_stop_run (job);
+          job->paused_locally = FALSE;
           job_set_state (job, NATTER_TRANSFER_PAUSED);
         }
     }
@@ -1198,6 +1234,10 @@ natter_transfer_manager_dispose (GObject *object)
 
   g_clear_pointer (&self->jobs, g_hash_table_unref);
   g_clear_pointer (&self->links, g_hash_table_unref);
+  if (self->abandoned != NULL)
+    for (guint i = 0; i < self->abandoned->len; i++)
+      g_signal_handlers_disconnect_by_data (g_ptr_array_index (self->abandoned, i), self);
+  g_clear_pointer (&self->abandoned, g_ptr_array_unref);
   if (self->transfers != NULL)
     g_list_store_remove_all (self->transfers);
   g_clear_object (&self->transfers);
@@ -1243,6 +1283,7 @@ natter_transfer_manager_init (NatterTransferManager *self)
   self->transfers = g_list_store_new (NATTER_TYPE_TRANSFER);
   self->jobs = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) job_free);
   self->links = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) link_free);
+  self->abandoned = g_ptr_array_new_with_free_func (g_object_unref);
 }
 
 static void
@@ -1265,6 +1306,8 @@ load_transfers (NatterTransferManager *self)
       if (t->state == NATTER_TRANSFER_ACTIVE)
         t->state = NATTER_TRANSFER_ACCEPTED;
       job = add_job (self, t);
+      /* Who paused is not stored: keep it paused until someone resumes. */
+      job->paused_locally = t->state == NATTER_TRANSFER_PAUSED;
       if (t->state == NATTER_TRANSFER_PREPARING && !natter_store_is_read_only (self->store))
         job_start_hash (job);
     }
@@ -1345,10 +1388,16 @@ natter_transfer_manager_attach (NatterTransferManager *self,
 
       if (!g_str_equal (t->peer_id, peer_id))
         continue;
-      if (t->pending)
+      /* A final frame sent just before a connection died may be lost: say
+       * it again (they are idempotent). */
+      if (t->pending ||
+          (job->final_this_run && (natter_transfer_state_is_final (t->state) ||
+                                   t->state == NATTER_TRANSFER_FAILED)))
         {
+          gboolean was_pending = t->pending;
+
           t->pending = !send_state (job);
-          if (!t->pending)
+          if (was_pending && !t->pending)
             job_save (job);
           continue;
         }
@@ -1361,10 +1410,14 @@ natter_transfer_manager_attach (NatterTransferManager *self,
         case NATTER_TRANSFER_ACTIVE:
           send_offer (job);
           if (job->resume_pending)
-            job->resume_pending = !send_control (job, "resume", NULL);
+            send_control (job, "resume", NULL);
           break;
         case NATTER_TRANSFER_PAUSED:
-          send_state (job);
+          /* Our own pause stands; theirs they still know (the offer asks). */
+          if (job->paused_locally)
+            send_state (job);
+          else
+            send_offer (job);
           break;
         case NATTER_TRANSFER_PREPARING:
         case NATTER_TRANSFER_DONE:
@@ -1568,6 +1621,8 @@ natter_transfer_manager_pause (NatterTransferManager  *self,
   if (transfer->state != NATTER_TRANSFER_ACCEPTED && transfer->state != NATTER_TRANSFER_ACTIVE)
     return refuse_in_state (transfer, "pause", error);
   job_stop_run (job);
+  job->paused_locally = TRUE;
+  job->resume_pending = FALSE;
   job_set_state (job, NATTER_TRANSFER_PAUSED);
   /* If the peer cannot hear it now, the next connect tells it. */
   send_state (job);
@@ -1619,7 +1674,9 @@ natter_transfer_manager_resume (NatterTransferManager  *self,
       return TRUE;
     }
   job_set_state (job, NATTER_TRANSFER_ACCEPTED);
-  job->resume_pending = !send_control (job, "resume", NULL);
+  /* Until their "accept" arrives, every connect says it again. */
+  job->resume_pending = TRUE;
+  send_control (job, "resume", NULL);
   return TRUE;
 }
 

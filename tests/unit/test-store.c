@@ -887,7 +887,7 @@ test_migration (Fixture       *fixture,
   g_autofree char *migrated_schema = NULL;
   g_autoptr(GError) error = NULL;
   gboolean has_rows = strcmp (fixture_name, "store-v0.sql") != 0;
-  const char *prefix = strstr (fixture_name, "v1") ? "v1" : "v2";
+  const char *prefix = strstr (fixture_name, "v1") ? "v1" : strstr (fixture_name, "v3") ? "v3" : "v2";
 
   g_clear_object (&fresh);
   load_sql_fixture (fixture->path, fixture_name);
@@ -1276,6 +1276,7 @@ main (int   argc,
   ADD_DATA ("migrate/v0", "store-v0.sql", test_migration);
   ADD_DATA ("migrate/v1", "store-v1.sql", test_migration);
   ADD_DATA ("migrate/v2", "store-v2.sql", test_migration);
+  ADD_DATA ("migrate/v3", "store-v3.sql", test_migration);
   ADD ("newer-schema", test_newer_schema);
   ADD ("corrupt/random", test_corrupt_random);
   ADD ("corrupt/truncated", test_corrupt_truncated);
