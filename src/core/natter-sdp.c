@@ -82,8 +82,10 @@ collect_fingerprints (const GstSDPAttribute *attributes,
 
       if (g_strcmp0 (attributes[i].key, "fingerprint") != 0)
         continue;
-      if (attributes[i].value == NULL || !parse_fingerprint (attributes[i].value, this_digest, error))
+      if (attributes[i].value == NULL)
         return invalid (error, "malformed fingerprint");
+      if (!parse_fingerprint (attributes[i].value, this_digest, error))
+        return FALSE;
       if (*found && memcmp (digest, this_digest, SHA256_LEN) != 0)
         return invalid (error, "the description has conflicting fingerprints");
       memcpy (digest, this_digest, SHA256_LEN);
