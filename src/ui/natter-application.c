@@ -214,6 +214,19 @@ natter_application_apply_display_name (NatterApplication *self)
     g_message ("Cannot use the display name: %s", error->message);
 }
 
+/* Empty means the XDG download folder, as the schema documents. */
+static void
+natter_application_apply_download_folder (NatterApplication *self)
+{
+  g_autofree char *folder = g_settings_get_string (self->settings, "download-folder");
+  const char *downloads = g_get_user_special_dir (G_USER_DIRECTORY_DOWNLOAD);
+
+  if (folder[0] != '\0')
+    natter_client_set_download_dir (self->client, folder);
+  else
+    natter_client_set_download_dir (self->client, downloads ? downloads : g_get_home_dir ());
+}
+
 static void
 on_settings_changed (NatterApplication *self,
                      const char        *key,
@@ -225,6 +238,8 @@ on_settings_changed (NatterApplication *self,
     natter_application_apply_ice (self);
   else if (g_str_equal (key, "display-name"))
     natter_application_apply_display_name (self);
+  else if (g_str_equal (key, "download-folder"))
+    natter_application_apply_download_folder (self);
 }
 
 static char *
@@ -242,31 +257,60 @@ natter_application_get_main_window (NatterApplication *self)
   return NULL;
 }
 
-/* A message nobody is looking at becomes a notification; clicking it opens
- * the conversation (app.open-conversation, which also withdraws it). */
+/* News from @peer_id nobody is looking at becomes a notification titled
+ * with the contact's name; clicking it opens the conversation
+ * (app.open-conversation, which also withdraws it). */
 static void
-on_message_received (NatterApplication *self,
-                     NatterMessage     *message,
-                     NatterClient      *client)
+notify_conversation (NatterApplication *self,
+                     const char        *peer_id,
+                     const char        *body,
+                     const char        *category)
 {
-  const char *author = natter_message_get_author (message);
-  NatterContact *contact = natter_client_lookup_contact (client, author);
+  NatterContact *contact = natter_client_lookup_contact (self->client, peer_id);
   NatterWindow *window = natter_application_get_main_window (self);
   g_autoptr(GNotification) notification = NULL;
   g_autofree char *id = NULL;
 
   if (contact == NULL || !g_settings_get_boolean (self->settings, "notifications"))
     return;
-  if (window != NULL && natter_window_is_showing_conversation (window, author))
+  if (window != NULL && natter_window_is_showing_conversation (window, peer_id))
     return;
 
   notification = g_notification_new (natter_contact_get_display_name (contact));
-  g_notification_set_body (notification, natter_message_get_body (message));
-  g_notification_set_category (notification, "im.received");
-  g_notification_set_default_action_and_target (notification, "app.open-conversation", "s", author);
-  id = notification_id_for (author);
-  /* One per conversation: a newer message replaces the older notification. */
+  g_notification_set_body (notification, body);
+  g_notification_set_category (notification, category);
+  g_notification_set_default_action_and_target (notification, "app.open-conversation", "s", peer_id);
+  id = notification_id_for (peer_id);
+  /* One per conversation: newer news replaces the older notification. */
   g_application_send_notification (G_APPLICATION (self), id, notification);
+}
+
+static void
+on_message_received (NatterApplication *self,
+                     NatterMessage     *message,
+                     NatterClient      *client)
+{
+  notify_conversation (self, natter_message_get_author (message),
+                       natter_message_get_body (message), "im.received");
+}
+
+/* An offer waits for the user's answer: the sender cannot do more until then. */
+static void
+on_transfer_added (NatterApplication *self,
+                   NatterTransfer    *transfer,
+                   NatterClient      *client)
+{
+  g_autofree char *size = NULL;
+  g_autofree char *body = NULL;
+
+  if (natter_transfer_get_direction (transfer) != NATTER_TRANSFER_INCOMING ||
+      natter_transfer_get_state (transfer) != NATTER_TRANSFER_OFFERED)
+    return;
+  size = g_format_size (natter_transfer_get_size (transfer));
+  /* Translators: a notification; the file's name, then its size */
+  body = g_strdup_printf (_("Wants to send you “%s” (%s)"),
+                          natter_transfer_get_file_name (transfer), size);
+  notify_conversation (self, natter_transfer_get_peer_id (transfer), body, "transfer");
 }
 
 static void
@@ -298,11 +342,14 @@ natter_application_load_profile (NatterApplication *self)
 
   natter_client_load_contact_summaries (self->client);
   natter_application_apply_display_name (self);
+  natter_application_apply_download_folder (self);
   natter_application_apply_ice (self);
   natter_application_apply_broker (self);
   g_signal_connect_object (self->settings, "changed", G_CALLBACK (on_settings_changed), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->client, "message-received", G_CALLBACK (on_message_received), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->client, "transfer-added", G_CALLBACK (on_transfer_added), self,
                            G_CONNECT_SWAPPED);
   natter_client_start (self->client);
 

@@ -1,8 +1,10 @@
 /* natter-conversation-view.c: one conversation: header, timeline, composer and search.
  *
- * The timeline is a GtkListView over the client's lazy message list, so a
+ * The timeline is a GtkListView over the client's lazy message list merged
+ * with the conversation's file transfers (NatterTimelineModel), so a
  * conversation of any length costs only the rows on screen. The view
- * follows the newest message only while the user is at the bottom.
+ * follows the newest event only while the user is at the bottom. Files are
+ * sent with the Attach button or by dropping them onto the conversation.
  */
 #define G_LOG_DOMAIN "natter-ui"
 
@@ -17,6 +19,8 @@
 
 #include "natter-conversation-view.h"
 #include "natter-message-row.h"
+#include "natter-timeline-model.h"
+#include "natter-transfer-row.h"
 
 /* Typing notifications: repeat "typing" at most this often while the user
  * types, and say "stopped" after this much quiet. */
@@ -49,17 +53,21 @@ struct _NatterConversationView
   GtkButton           *send_button;
   GtkRevealer         *banner;
   GtkLabel            *banner_label;
+  GtkWidget           *drop_area;
+  GtkRevealer         *drop_revealer;
+  GtkLabel            *drop_label;
 
   /* borrowed references */
   GtkWidget           *root;           /* toplevel watched for is-active */
-  GHashTable          *rows;           /* NatterMessage → bound NatterMessageRow */
+  GHashTable          *rows;           /* timeline item → its bound row */
 
   /* owned references */
   NatterClient        *client;
   NatterContact       *contact;
-  GListModel          *messages;
+  GListModel          *timeline_items; /* a NatterTimelineModel */
   GtkSingleSelection  *selection;
   GHashTable          *drafts;         /* peer id → unsent text */
+  GtkNativeDialog     *file_chooser;
 
   gint64               typing_sent_at;
   guint                typing_idle_id;
@@ -72,6 +80,7 @@ struct _NatterConversationView
   guint                folded : 1;
   guint                programmatic_edit : 1;
   guint                focus_on_map : 1;
+  guint                can_write : 1;
 };
 
 G_DEFINE_FINAL_TYPE (NatterConversationView, natter_conversation_view, ADW_TYPE_BIN)
@@ -207,19 +216,35 @@ root_is_active_cb (NatterConversationView *self)
 /* Timeline                                                            */
 /* ------------------------------------------------------------------ */
 
+/* The first event of each local day carries the day above it, whatever
+ * kind of event it is. */
 static gboolean
 needs_day_separator (NatterConversationView *self,
                      guint                   position,
-                     NatterMessage          *message)
+                     gpointer                item)
 {
-  g_autoptr(NatterMessage) previous = NULL;
+  g_autoptr(GObject) previous = NULL;
 
   if (position == 0)
     return TRUE;
-  previous = g_list_model_get_item (self->messages, position - 1);
-  return previous == NULL || !natter_message_row_same_day (previous, message);
+  previous = g_list_model_get_item (self->timeline_items, position - 1);
+  return previous == NULL ||
+         !natter_timeline_same_day (natter_timeline_item_get_time (previous),
+                                    natter_timeline_item_get_time (item));
 }
 
+static void
+set_row_show_day (GtkWidget *row,
+                  gboolean   show_day)
+{
+  if (NATTER_IS_MESSAGE_ROW (row))
+    natter_message_row_set_show_day (NATTER_MESSAGE_ROW (row), show_day);
+  else
+    natter_transfer_row_set_show_day (NATTER_TRANSFER_ROW (row), show_day);
+}
+
+/* Rows are made for messages, the common case; a transfer swaps in its own
+ * kind of row when bound, and a message back. */
 static void
 factory_setup_cb (GtkSignalListItemFactory *factory,
                   GtkListItem              *item,
@@ -233,14 +258,32 @@ factory_bind_cb (GtkSignalListItemFactory *factory,
                  GtkListItem              *item,
                  NatterConversationView   *self)
 {
-  NatterMessageRow *row = NATTER_MESSAGE_ROW (gtk_list_item_get_child (item));
-  NatterMessage *message = gtk_list_item_get_item (item);
+  gpointer object = gtk_list_item_get_item (item);
+  GtkWidget *row = gtk_list_item_get_child (item);
 
-  natter_message_row_set_message (row, message, is_outgoing (self, message));
-  natter_message_row_set_show_day (row, needs_day_separator (self,
-                                                             gtk_list_item_get_position (item),
-                                                             message));
-  g_hash_table_replace (self->rows, message, row);
+  if (NATTER_IS_TRANSFER (object))
+    {
+      if (!NATTER_IS_TRANSFER_ROW (row))
+        {
+          row = natter_transfer_row_new (self->client);
+          gtk_list_item_set_child (item, row);
+        }
+      natter_transfer_row_set_transfer (NATTER_TRANSFER_ROW (row), object);
+    }
+  else
+    {
+      if (!NATTER_IS_MESSAGE_ROW (row))
+        {
+          row = natter_message_row_new ();
+          gtk_list_item_set_child (item, row);
+        }
+      natter_message_row_set_message (NATTER_MESSAGE_ROW (row), object,
+                                      is_outgoing (self, object));
+    }
+  /* Transfer rows hold their own buttons; a row itself is not a target. */
+  gtk_list_item_set_activatable (item, !NATTER_IS_TRANSFER (object));
+  set_row_show_day (row, needs_day_separator (self, gtk_list_item_get_position (item), object));
+  g_hash_table_replace (self->rows, object, row);
 }
 
 static void
@@ -248,12 +291,20 @@ factory_unbind_cb (GtkSignalListItemFactory *factory,
                    GtkListItem              *item,
                    NatterConversationView   *self)
 {
-  NatterMessageRow *row = NATTER_MESSAGE_ROW (gtk_list_item_get_child (item));
-  NatterMessage *message = natter_message_row_get_message (row);
+  GtkWidget *row = gtk_list_item_get_child (item);
+  gpointer object;
 
-  if (message != NULL && g_hash_table_lookup (self->rows, message) == row)
-    g_hash_table_remove (self->rows, message);
-  natter_message_row_set_message (row, NULL, FALSE);
+  /* What the row shows is what it was bound to. */
+  if (NATTER_IS_MESSAGE_ROW (row))
+    object = natter_message_row_get_message (NATTER_MESSAGE_ROW (row));
+  else
+    object = natter_transfer_row_get_transfer (NATTER_TRANSFER_ROW (row));
+  if (object != NULL && g_hash_table_lookup (self->rows, object) == row)
+    g_hash_table_remove (self->rows, object);
+  if (NATTER_IS_MESSAGE_ROW (row))
+    natter_message_row_set_message (NATTER_MESSAGE_ROW (row), NULL, FALSE);
+  else
+    natter_transfer_row_set_transfer (NATTER_TRANSFER_ROW (row), NULL);
 }
 
 static void
@@ -269,7 +320,7 @@ scroll_to_bottom_tick_cb (GtkWidget     *widget,
                           gpointer       data)
 {
   NatterConversationView *self = data;
-  guint n = self->messages ? g_list_model_get_n_items (self->messages) : 0;
+  guint n = self->timeline_items ? g_list_model_get_n_items (self->timeline_items) : 0;
 
   /* Before the list has a size it cannot tell where the end is. */
   if (gtk_adjustment_get_page_size (gtk_scrolled_window_get_vadjustment (self->scroller)) <= 0)
@@ -281,7 +332,7 @@ scroll_to_bottom_tick_cb (GtkWidget     *widget,
   return G_SOURCE_REMOVE;
 }
 
-/* Follows the newest message from the next frame on. */
+/* Follows the newest event from the next frame on. */
 static void
 scroll_to_bottom (NatterConversationView *self)
 {
@@ -330,19 +381,30 @@ static void
 refresh_day_separator (NatterConversationView *self,
                        guint                   position)
 {
-  g_autoptr(NatterMessage) message = NULL;
-  NatterMessageRow *row;
+  g_autoptr(GObject) item = NULL;
+  GtkWidget *row;
 
-  if (position >= g_list_model_get_n_items (self->messages))
+  if (position >= g_list_model_get_n_items (self->timeline_items))
     return;
-  message = g_list_model_get_item (self->messages, position);
-  row = message ? g_hash_table_lookup (self->rows, message) : NULL;
+  item = g_list_model_get_item (self->timeline_items, position);
+  row = item ? g_hash_table_lookup (self->rows, item) : NULL;
   if (row != NULL)
-    natter_message_row_set_show_day (row, needs_day_separator (self, position, message));
+    set_row_show_day (row, needs_day_separator (self, position, item));
+}
+
+/* Whether @item is news from the peer: their message, or their offer. */
+static gboolean
+is_incoming (NatterConversationView *self,
+             gpointer                item)
+{
+  if (NATTER_IS_MESSAGE (item))
+    return !is_outgoing (self, item);
+  return NATTER_IS_TRANSFER (item) &&
+         natter_transfer_get_direction (item) == NATTER_TRANSFER_INCOMING;
 }
 
 static void
-messages_changed_cb (NatterConversationView *self,
+timeline_changed_cb (NatterConversationView *self,
                      guint                   position,
                      guint                   removed,
                      guint                   added,
@@ -350,29 +412,38 @@ messages_changed_cb (NatterConversationView *self,
 {
   guint n = g_list_model_get_n_items (model);
   gboolean incoming = FALSE;
+  gboolean peer_wrote = FALSE;
+  gboolean ours = FALSE;
 
-  /* The message after an insertion may no longer start a new day; rows of
+  /* The event after an insertion may no longer start a new day; rows of
    * the inserted ones are bound afresh. */
   refresh_day_separator (self, position + added);
 
   for (guint i = position; i < position + added; i++)
     {
-      g_autoptr(NatterMessage) message = g_list_model_get_item (model, i);
+      g_autoptr(GObject) item = g_list_model_get_item (model, i);
 
-      if (message != NULL && !is_outgoing (self, message))
-        incoming = TRUE;
+      if (item == NULL)
+        continue;
+      if (is_incoming (self, item))
+        {
+          incoming = TRUE;
+          peer_wrote |= NATTER_IS_MESSAGE (item);
+        }
+      /* A file just sent: as for a message just written, the user wants to see it. */
+      else if (NATTER_IS_TRANSFER (item))
+        ours = TRUE;
     }
+  if (peer_wrote)
+    set_peer_typing (self, FALSE);
   if (incoming)
-    {
-      set_peer_typing (self, FALSE);
-      queue_mark_read (self);
-    }
+    queue_mark_read (self);
 
   /* Only the newest end moves the view; a late message in the middle lands
    * where it belongs without yanking the user away from what they read. */
   if (added == 0 || position + added != n)
     return;
-  if (self->stick_to_bottom)
+  if (self->stick_to_bottom || ours)
     scroll_to_bottom (self);
   else if (incoming)
     gtk_revealer_set_reveal_child (self->new_messages_revealer, TRUE);
@@ -506,8 +577,10 @@ update_composer (NatterConversationView *self)
         can_send = g_strstrip (text)[0] != '\0';
     }
 
+  self->can_write = can_write;
   gtk_widget_set_sensitive (GTK_WIDGET (self->composer), can_write);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "conversation.send", can_send);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "conversation.attach", can_write);
   show_composer_info (self, info);
 }
 
@@ -615,6 +688,157 @@ composer_enter_cb (GtkWidget *widget,
 }
 
 /* ------------------------------------------------------------------ */
+/* Sending files                                                       */
+/* ------------------------------------------------------------------ */
+
+/* Offers each of @files (GFile) to the contact: the attach button and a
+ * drop both end here. Each becomes a transfer row at the end of the
+ * timeline; what cannot be sent is said under the composer. */
+static void
+send_files (NatterConversationView *self,
+            const GSList           *files)
+{
+  g_autoptr(GString) problems = g_string_new (NULL);
+
+  if (self->contact == NULL || !self->can_write)
+    return;
+
+  for (const GSList *l = files; l != NULL; l = l->next)
+    {
+      GFile *file = l->data;
+      g_autoptr(NatterTransfer) transfer = NULL;
+      g_autoptr(GError) error = NULL;
+
+      transfer = natter_client_send_file (self->client, peer_id (self), file, &error);
+      if (transfer == NULL)
+        {
+          g_autofree char *name = g_file_get_basename (file);
+
+          if (problems->len > 0)
+            g_string_append_c (problems, '\n');
+          /* Translators: the file's name, then why it cannot be sent */
+          g_string_append_printf (problems, _("Could not send “%s”: %s"), name, error->message);
+        }
+    }
+  show_composer_info (self, problems->len > 0 ? problems->str : NULL);
+  /* What you just sent is what you want to see. */
+  if (files != NULL)
+    scroll_to_bottom (self);
+}
+
+static void
+file_chooser_response_cb (NatterConversationView *self,
+                          int                     response,
+                          GtkNativeDialog        *chooser)
+{
+  g_autoptr(GtkNativeDialog) owned = g_steal_pointer (&self->file_chooser);
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GListModel) files = gtk_file_chooser_get_files (GTK_FILE_CHOOSER (chooser));
+      GSList *list = NULL;
+
+      for (guint i = g_list_model_get_n_items (files); i > 0; i--)
+        list = g_slist_prepend (list, g_list_model_get_item (files, i - 1));
+      send_files (self, list);
+      g_slist_free_full (list, g_object_unref);
+    }
+  gtk_native_dialog_destroy (chooser);
+}
+
+/* A native chooser: the file chooser portal when sandboxed. */
+static void
+attach_action (GtkWidget  *widget,
+               const char *action_name,
+               GVariant   *param)
+{
+  NatterConversationView *self = NATTER_CONVERSATION_VIEW (widget);
+  GtkRoot *root = gtk_widget_get_root (widget);
+  GtkFileChooserNative *chooser;
+
+  if (self->contact == NULL)
+    return;
+  if (self->file_chooser != NULL)
+    {
+      gtk_native_dialog_show (self->file_chooser);
+      return;
+    }
+
+  chooser = gtk_file_chooser_native_new (_("Send Files"),
+                                         GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
+                                         GTK_FILE_CHOOSER_ACTION_OPEN, _("_Send"), _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  gtk_file_chooser_set_select_multiple (GTK_FILE_CHOOSER (chooser), TRUE);
+  g_signal_connect_object (chooser, "response", G_CALLBACK (file_chooser_response_cb), self,
+                           G_CONNECT_SWAPPED);
+  self->file_chooser = GTK_NATIVE_DIALOG (chooser);
+  gtk_native_dialog_show (self->file_chooser);
+}
+
+static void
+close_file_chooser (NatterConversationView *self)
+{
+  g_autoptr(GtkNativeDialog) chooser = g_steal_pointer (&self->file_chooser);
+
+  if (chooser == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (chooser, self);
+  gtk_native_dialog_destroy (chooser);
+}
+
+static void
+show_drop_hint (NatterConversationView *self,
+                gboolean                show)
+{
+  if (show && self->contact != NULL)
+    {
+      g_autofree char *hint = NULL;
+
+      /* Translators: shown while files are dragged over a conversation; %s is the contact */
+      hint = g_strdup_printf (_("Drop to send to %s"),
+                              natter_contact_get_display_name (self->contact));
+      gtk_label_set_text (self->drop_label, hint);
+    }
+  gtk_revealer_set_reveal_child (self->drop_revealer, show);
+}
+
+static GdkDragAction
+drop_enter_cb (NatterConversationView *self,
+               double                  x,
+               double                  y,
+               GtkDropTarget          *target)
+{
+  if (self->contact == NULL || !self->can_write)
+    return 0;
+  show_drop_hint (self, TRUE);
+  return GDK_ACTION_COPY;
+}
+
+static void
+drop_leave_cb (NatterConversationView *self,
+               GtkDropTarget          *target)
+{
+  show_drop_hint (self, FALSE);
+}
+
+static gboolean
+drop_cb (NatterConversationView *self,
+         const GValue           *value,
+         double                  x,
+         double                  y,
+         GtkDropTarget          *target)
+{
+  g_autoptr(GSList) files = NULL;
+
+  show_drop_hint (self, FALSE);
+  if (!G_VALUE_HOLDS (value, GDK_TYPE_FILE_LIST) || self->contact == NULL || !self->can_write)
+    return FALSE;
+  files = gdk_file_list_get_files (g_value_get_boxed (value));
+  send_files (self, files);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------ */
 /* Search                                                              */
 /* ------------------------------------------------------------------ */
 
@@ -706,16 +930,19 @@ static void
 jump_to_message (NatterConversationView *self,
                  NatterMessage          *message)
 {
+  NatterTimelineModel *timeline = NATTER_TIMELINE_MODEL (self->timeline_items);
   g_autoptr(GError) error = NULL;
   gint64 position;
 
   position = natter_store_message_position (natter_client_get_store (self->client), message,
                                             &error);
-  if (position < 0 || position >= g_list_model_get_n_items (self->messages))
+  if (position < 0 ||
+      position >= g_list_model_get_n_items (natter_timeline_model_get_messages (timeline)))
     {
       g_warning ("Cannot locate a search result: %s", error ? error->message : "out of range");
       return;
     }
+  position = natter_timeline_model_position_of_message (timeline, position);
   self->stick_to_bottom = FALSE;
   if (self->scroll_tick_id != 0)
     gtk_widget_remove_tick_callback (GTK_WIDGET (self->timeline), self->scroll_tick_id);
@@ -820,24 +1047,29 @@ unload_conversation (NatterConversationView *self)
   set_peer_typing (self, FALSE);
   g_clear_handle_id (&self->mark_read_id, g_source_remove);
   gtk_search_bar_set_search_mode (self->search_bar, FALSE);
+  /* A chooser opened for this conversation must not send to the next one. */
+  close_file_chooser (self);
 
   if (self->contact != NULL)
     g_signal_handlers_disconnect_by_data (self->contact, self);
-  if (self->messages != NULL)
-    g_signal_handlers_disconnect_by_data (self->messages, self);
+  if (self->timeline_items != NULL)
+    g_signal_handlers_disconnect_by_data (self->timeline_items, self);
   if (self->scroll_tick_id != 0)
     gtk_widget_remove_tick_callback (GTK_WIDGET (self->timeline), self->scroll_tick_id);
   self->scroll_tick_id = 0;
   gtk_list_view_set_model (self->timeline, NULL);
   g_clear_object (&self->selection);
-  g_clear_object (&self->messages);
+  g_clear_object (&self->timeline_items);
   gtk_revealer_set_reveal_child (self->new_messages_revealer, FALSE);
+  gtk_revealer_set_reveal_child (self->drop_revealer, FALSE);
 }
 
 static void
 load_conversation (NatterConversationView *self)
 {
   g_autoptr(GError) error = NULL;
+  g_autoptr(GListModel) empty = NULL;
+  g_autofree char *conversation = NULL;
   GListModel *messages;
 
   if (self->contact == NULL)
@@ -853,18 +1085,19 @@ load_conversation (NatterConversationView *self)
   if (messages == NULL)
     {
       g_warning ("Cannot open the conversation: %s", error->message);
-      messages = G_LIST_MODEL (g_list_store_new (NATTER_TYPE_MESSAGE));
+      messages = empty = G_LIST_MODEL (g_list_store_new (NATTER_TYPE_MESSAGE));
     }
-  else
-    g_object_ref (messages);
-  self->messages = messages;
-  self->selection = gtk_single_selection_new (g_object_ref (messages));
+  conversation = natter_client_conversation_for (self->client, peer_id (self));
+  self->timeline_items = G_LIST_MODEL (natter_timeline_model_new (messages,
+                                                                  natter_client_get_transfers (self->client),
+                                                                  conversation));
+  self->selection = gtk_single_selection_new (g_object_ref (self->timeline_items));
   gtk_single_selection_set_autoselect (self->selection, FALSE);
   gtk_single_selection_set_can_unselect (self->selection, TRUE);
   gtk_single_selection_set_selected (self->selection, GTK_INVALID_LIST_POSITION);
   /* After the selection model's handler, so the list view already knows. */
-  g_signal_connect_object (messages, "items-changed", G_CALLBACK (messages_changed_cb), self,
-                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->timeline_items, "items-changed", G_CALLBACK (timeline_changed_cb),
+                           self, G_CONNECT_SWAPPED);
   gtk_list_view_set_model (self->timeline, GTK_SELECTION_MODEL (self->selection));
 
   set_composer_text (self, g_hash_table_lookup (self->drafts, peer_id (self)));
@@ -1071,6 +1304,9 @@ natter_conversation_view_class_init (NatterConversationViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterConversationView, composer_info);
   gtk_widget_class_bind_template_child (widget_class, NatterConversationView, composer);
   gtk_widget_class_bind_template_child (widget_class, NatterConversationView, send_button);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversationView, drop_area);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversationView, drop_revealer);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversationView, drop_label);
   gtk_widget_class_bind_template_child (widget_class, NatterConversationView, banner);
   gtk_widget_class_bind_template_child (widget_class, NatterConversationView, banner_label);
   gtk_widget_class_bind_template_callback (widget_class, search_changed_cb);
@@ -1079,6 +1315,7 @@ natter_conversation_view_class_init (NatterConversationViewClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, result_activated_cb);
 
   gtk_widget_class_install_action (widget_class, "conversation.send", NULL, send_action);
+  gtk_widget_class_install_action (widget_class, "conversation.attach", NULL, attach_action);
   gtk_widget_class_install_action (widget_class, "conversation.scroll-to-bottom", NULL,
                                    scroll_to_bottom_action);
   gtk_widget_class_install_action (widget_class, "conversation.search", NULL, search_action);
@@ -1112,6 +1349,7 @@ natter_conversation_view_init (NatterConversationView *self)
 {
   g_autoptr(GtkListItemFactory) factory = gtk_signal_list_item_factory_new ();
   GtkEventController *shortcuts;
+  GtkDropTarget *drop;
   GtkAdjustment *vadj;
 
   load_style_once ();
@@ -1150,7 +1388,16 @@ natter_conversation_view_init (NatterConversationView *self)
   g_signal_connect_object (self->search_bar, "notify::search-mode-enabled",
                            G_CALLBACK (search_mode_cb), self, G_CONNECT_SWAPPED);
 
+  /* Files dropped anywhere on the conversation are sent; GTK marks the
+   * area :drop(active) while they hover, the CSS highlights it. */
+  drop = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
+  g_signal_connect_object (drop, "enter", G_CALLBACK (drop_enter_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (drop, "leave", G_CALLBACK (drop_leave_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (drop, "drop", G_CALLBACK (drop_cb), self, G_CONNECT_SWAPPED);
+  gtk_widget_add_controller (self->drop_area, GTK_EVENT_CONTROLLER (drop));
+
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "conversation.send", FALSE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "conversation.attach", FALSE);
   gtk_stack_set_visible_child_name (self->stack, "empty");
 }
 

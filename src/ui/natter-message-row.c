@@ -11,6 +11,7 @@
 #include <glib/gi18n.h>
 
 #include "natter-message-row.h"
+#include "natter-timeline-model.h"
 
 struct _NatterMessageRow
 {
@@ -39,43 +40,6 @@ message_local_time (NatterMessage *message)
 {
   /* The HLC's physical part is the author's wall clock when it was written. */
   return g_date_time_new_from_unix_local (natter_message_get_hlc_l (message) / 1000);
-}
-
-/**
- * natter_message_row_same_day:
- *
- * Returns: whether @a and @b were written on the same local calendar day
- */
-gboolean
-natter_message_row_same_day (NatterMessage *a,
-                         NatterMessage *b)
-{
-  g_autoptr(GDateTime) da = message_local_time (a);
-  g_autoptr(GDateTime) db = message_local_time (b);
-
-  return g_date_time_get_year (da) == g_date_time_get_year (db) &&
-         g_date_time_get_day_of_year (da) == g_date_time_get_day_of_year (db);
-}
-
-static char *
-format_day (GDateTime *when)
-{
-  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
-  g_autoptr(GDateTime) today = g_date_time_new_local (g_date_time_get_year (now),
-                                                      g_date_time_get_month (now),
-                                                      g_date_time_get_day_of_month (now),
-                                                      0, 0, 0);
-  GTimeSpan ago = g_date_time_difference (today, when);
-
-  if (ago <= 0)
-    return g_strdup (_("Today"));
-  if (ago <= G_TIME_SPAN_DAY)
-    return g_strdup (_("Yesterday"));
-  if (g_date_time_get_year (when) == g_date_time_get_year (now))
-    /* Translators: a day separator in the timeline, see strftime(3) */
-    return g_date_time_format (when, _("%A, %B %e"));
-  /* Translators: a day separator in the timeline for another year, see strftime(3) */
-  return g_date_time_format (when, _("%A, %B %e, %Y"));
 }
 
 static GRegex *
@@ -186,14 +150,12 @@ update_late (NatterMessageRow *self)
 static void
 update_day (NatterMessageRow *self)
 {
-  g_autoptr(GDateTime) when = NULL;
   g_autofree char *day = NULL;
 
   gtk_widget_set_visible (GTK_WIDGET (self->day_label), self->show_day && self->message != NULL);
   if (!self->show_day || self->message == NULL)
     return;
-  when = message_local_time (self->message);
-  day = format_day (when);
+  day = natter_timeline_format_day (natter_message_get_hlc_l (self->message));
   gtk_label_set_text (self->day_label, day);
 }
 

@@ -20,7 +20,5 @@ void           natter_message_row_set_show_day (NatterMessageRow *self,
                                                 gboolean          show_day);
 
 char          *natter_message_row_linkify      (const char       *text);
-gboolean       natter_message_row_same_day     (NatterMessage    *a,
-                                                NatterMessage    *b);
 
 G_END_DECLS
