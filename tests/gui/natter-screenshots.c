@@ -432,6 +432,42 @@ send_from_bob (Shots      *s,
 }
 
 static gboolean
+transfer_offered (gpointer data)
+{
+  Shots *s = data;
+  NatterClient *client = natter_window_get_client (main_window (s));
+  GListModel *transfers = natter_client_get_transfers (client);
+
+  for (guint i = 0; i < g_list_model_get_n_items (transfers); i++)
+    {
+      g_autoptr(NatterTransfer) transfer = g_list_model_get_item (transfers, i);
+
+      if (natter_transfer_get_state (transfer) == NATTER_TRANSFER_OFFERED)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Bob offers a real file: a transfer row with Accept and Decline. */
+static gboolean
+offer_from_bob (Shots *s)
+{
+  g_autofree char *path = g_build_filename (s->dir, "route-topo.pdf", NULL);
+  g_autofree char *contents = g_strnfill (2400 * 1024, 'x');
+  g_autoptr(GError) error = NULL;
+
+  if (!g_file_set_contents (path, contents, -1, &error))
+    return fail (s, "cannot write the file Bob sends: %s", error->message);
+  natter_test_peer_command (s->bob, "{\"cmd\":\"send-file\",\"to\":\"%s\",\"path\":\"%s\"}",
+                            s->alice_id, path);
+  if (!natter_test_wait_until (transfer_offered, s, NET_TIMEOUT_MS))
+    return fail (s, "Bob’s file offer did not arrive");
+  /* Let the row lay out before anything is rendered. */
+  natter_test_spin (200);
+  return TRUE;
+}
+
+static gboolean
 chat (Shots *s)
 {
   GtkWidget *window = GTK_WIDGET (main_window (s));
@@ -464,7 +500,8 @@ chat (Shots *s)
   natter_test_peer_command (s->bob, "{\"cmd\":\"read\",\"to\":\"%s\"}", s->alice_id);
   if (!wait_for_row (s, today_alice_1, "Read"))
     return FALSE;
-  if (!send_from_bob (s, today_bob_1) || !send_from_bob (s, today_bob_2))
+  if (!send_from_bob (s, today_bob_1) || !send_from_bob (s, today_bob_2) ||
+      !offer_from_bob (s))
     return FALSE;
   /* The last one stays "Delivered": Bob has not looked yet. */
   return send_from_composer (s, today_alice_2);
