@@ -17,6 +17,7 @@ struct _NatterPreferencesWindow
   /* template widgets */
   AdwEntryRow          *display_name_row;
   GtkSwitch            *notifications_switch;
+  AdwActionRow         *download_folder_row;
   AdwEntryRow          *broker_url_row;
   AdwEntryRow          *broker_username_row;
   AdwEntryRow          *broker_password_row;
@@ -28,6 +29,8 @@ struct _NatterPreferencesWindow
 };
 
 G_DEFINE_FINAL_TYPE (NatterPreferencesWindow, natter_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
+
+static void update_download_folder (NatterPreferencesWindow *self);
 
 /* Returns: (nullable): why @text cannot be used for @row, or %NULL. */
 typedef const char *(*CheckFunc) (const char *text);
@@ -186,6 +189,52 @@ natter_preferences_window_load (NatterPreferencesWindow *self)
   /* A switch is applied as it is flipped; nothing to check. */
   g_settings_bind (self->settings, "notifications", self->notifications_switch, "active",
                    G_SETTINGS_BIND_DEFAULT);
+  update_download_folder (self);
+}
+
+/* The setting's empty default means the Downloads folder: show which. */
+static void
+update_download_folder (NatterPreferencesWindow *self)
+{
+  g_autofree char *folder = g_settings_get_string (self->settings, "download-folder");
+  const char *shown = folder[0] != '\0' ? folder
+                                          : g_get_user_special_dir (G_USER_DIRECTORY_DOWNLOAD);
+
+  adw_action_row_set_subtitle (self->download_folder_row,
+                               shown != NULL ? shown : g_get_home_dir ());
+}
+
+static void
+on_download_folder_response (GtkNativeDialog         *chooser,
+                             int                      response,
+                             NatterPreferencesWindow *self)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GFile) folder = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (chooser));
+      g_autofree char *path = folder != NULL ? g_file_get_path (folder) : NULL;
+
+      if (path != NULL)
+        {
+          g_settings_set_string (self->settings, "download-folder", path);
+          update_download_folder (self);
+        }
+    }
+  g_object_unref (chooser);
+}
+
+static void
+on_choose_download_folder (NatterPreferencesWindow *self)
+{
+  GtkFileChooserNative *chooser;
+
+  chooser = gtk_file_chooser_native_new (_("Download Folder"), GTK_WINDOW (self),
+                                         GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
+                                         _("_Select"), NULL);
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  /* The chooser frees itself in the handler, or with the window. */
+  g_signal_connect_object (chooser, "response", G_CALLBACK (on_download_folder_response), self, 0);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
 }
 
 static void
@@ -210,6 +259,8 @@ natter_preferences_window_class_init (NatterPreferencesWindowClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/natter/Natter/natter-preferences-window.ui");
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, display_name_row);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, notifications_switch);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, download_folder_row);
+  gtk_widget_class_bind_template_callback (widget_class, on_choose_download_folder);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, broker_url_row);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, broker_username_row);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, broker_password_row);
