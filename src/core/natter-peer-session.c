@@ -30,7 +30,7 @@
 #define CHAT_CHANNEL_ID           0
 #define MAX_CHANNEL_LABEL_LEN     64
 /* A peer cannot make us hold more channels than this at once. */
-#define MAX_CHANNELS              64
+#define MAX_CHANNELS              512
 /* Logs name peers by an 8 character prefix of their ids, never more. */
 #define LOG_PAIR                  "%.8s->%.8s"
 
@@ -1278,6 +1278,7 @@ session_handle_answer (NatterPeerSession *self,
   Attempt *attempt = self->attempt;
   GstWebRTCSessionDescription *desc;
   const char *abandoned;
+  JsonNode *node;
 
   if (attempt == NULL || !attempt->offerer || attempt->answer_received ||
       !g_str_equal (attempt->session_id, session_id))
@@ -1289,7 +1290,10 @@ session_handle_answer (NatterPeerSession *self,
 
   /* The polite peer dropped its own colliding offer; if that offer is still
    * on its way to us, it must not replace this connection. */
-  abandoned = json_object_get_string_member_with_default (body, "abandoned", NULL);
+  node = json_object_get_member (body, "abandoned");
+  abandoned = node != NULL && JSON_NODE_HOLDS_VALUE (node) &&
+              json_node_get_value_type (node) == G_TYPE_STRING
+              ? json_node_get_string (node) : NULL;
   if (abandoned != NULL && is_valid_session_id (abandoned))
     session_retire (self, abandoned);
 
