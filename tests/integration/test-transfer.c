@@ -19,23 +19,13 @@
 #include "natter-store.h"
 #include "natter-transfer-io.h"
 #include "natter-test-broker.h"
+#include "natter-test-client.h"
 #include "natter-test-peer.h"
 
 #define MIB (1024 * 1024)
 #define CONNECT_TIMEOUT_MS  30000
 /* Generous: a loaded 2-core machine under AddressSanitizer. */
 #define TRANSFER_TIMEOUT_MS 240000
-
-#define WAIT_FOR(cond, timeout_ms)                                                       \
-  G_STMT_START {                                                                         \
-    gint64 wait_deadline_ = g_get_monotonic_time () + (gint64) (timeout_ms) * 1000;      \
-    while (!(cond) && g_get_monotonic_time () < wait_deadline_)                           \
-      if (!g_main_context_iteration (NULL, FALSE))                                        \
-        g_usleep (500);                                                                  \
-    if (!(cond))                                                                         \
-      g_assertion_message (G_LOG_DOMAIN, __FILE__, __LINE__, G_STRFUNC,                  \
-                           "timed out after " #timeout_ms " ms waiting for: " #cond);    \
-  } G_STMT_END
 
 /* NATTER_TEST_QUICK=1 shrinks the big files 8× (e.g. under AddressSanitizer on a slow machine). */
 static guint64
@@ -44,11 +34,8 @@ big (guint64 mebibytes)
   return (g_getenv ("NATTER_TEST_QUICK") != NULL ? MAX (mebibytes / 8, 2) : mebibytes) * MIB;
 }
 
-typedef struct
-{
-  NatterTestBroker *broker;
-  char             *dir;
-} Fixture;
+/* The broker and a temp dir of every test here. */
+typedef NatterTestEnv Fixture;
 
 typedef struct
 {
@@ -58,58 +45,21 @@ typedef struct
   NatterClient *client;
 } Client;
 
-static void
-fixture_setup (Fixture       *fixture,
-               gconstpointer  data)
-{
-  g_autoptr(GError) error = NULL;
-
-  fixture->dir = natter_test_mkdtemp ("natter-transfer-XXXXXX");
-  fixture->broker = natter_test_broker_new (NULL);
-  g_assert_true (natter_test_broker_start (fixture->broker, &error));
-  g_assert_no_error (error);
-}
-
-static void
-fixture_teardown (Fixture       *fixture,
-                  gconstpointer  data)
-{
-  natter_test_broker_free (fixture->broker);
-  natter_test_rmtree (fixture->dir);
-  g_free (fixture->dir);
-}
-
-static NatterSignalingState
-signaling_state (NatterClient *client)
-{
-  NatterSignalingState state;
-
-  g_object_get (client, "signaling-state", &state, NULL);
-  return state;
-}
-
 static Client *
 client_new (Fixture    *fixture,
             const char *name)
 {
-  g_autoptr(NatterIceConfig) ice = natter_ice_config_new ();
   g_autoptr(GError) error = NULL;
   Client *c = g_new0 (Client, 1);
 
   c->name = g_strdup (name);
   c->profile = g_build_filename (fixture->dir, name, NULL);
   c->downloads = g_strconcat (c->profile, "-downloads", NULL);
-  c->client = natter_client_new (c->profile, NATTER_CLIENT_NONE, &error);
+  c->client = natter_test_client_open (natter_test_broker_get_url (fixture->broker), c->profile,
+                                       name, &error);
   g_assert_no_error (error);
-  g_assert_true (natter_client_set_display_name (c->client, name, &error));
-  g_assert_true (natter_client_set_broker (c->client, natter_test_broker_get_url (fixture->broker),
-                                           NULL, NULL, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_true (natter_ice_config_add_local_address (ice, "127.0.0.1", NULL));
-  natter_client_set_ice_config (c->client, ice);
   natter_client_set_auto_accept (c->client, TRUE);
-  natter_client_start (c->client);
-  WAIT_FOR (signaling_state (c->client) == NATTER_SIGNALING_CONNECTED, 10000);
+  natter_test_client_start (c->client);
   return c;
 }
 
@@ -152,7 +102,7 @@ make_contacts (Client *a,
 
   g_assert_nonnull (natter_client_add_contact (a->client, id_of (b), b->name, &error));
   g_assert_no_error (error);
-  WAIT_FOR (connected_to (a->client, id_of (b)) && connected_to (b->client, id_of (a)),
+  NATTER_TEST_WAIT_FOR (connected_to (a->client, id_of (b)) && connected_to (b->client, id_of (a)),
             CONNECT_TIMEOUT_MS);
 }
 
@@ -224,7 +174,7 @@ static NatterTransfer *
 incoming (Client     *c,
           const char *id)
 {
-  WAIT_FOR (natter_client_lookup_transfer (c->client, id) != NULL, CONNECT_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (natter_client_lookup_transfer (c->client, id) != NULL, CONNECT_TIMEOUT_MS);
   return natter_client_lookup_transfer (c->client, id);
 }
 
@@ -283,7 +233,7 @@ test_basic (Fixture       *fixture,
   g_assert_cmpstr (natter_transfer_get_file_name (in), ==, "random.bin");
   g_assert_cmpuint (natter_transfer_get_size (in), ==, size);
   g_assert_cmpstr (natter_transfer_get_sha256 (in), ==, expected);
-  WAIT_FOR (is_final_or_failed (in) && is_final_or_failed (out), TRANSFER_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (is_final_or_failed (in) && is_final_or_failed (out), TRANSFER_TIMEOUT_MS);
   seconds = (g_get_monotonic_time () - start) / 1e6;
   assert_done (in);
   assert_done (out);
@@ -438,7 +388,7 @@ test_concurrent (Fixture       *fixture,
   g_assert_true (g_hash_table_contains (names, "same.bin"));
   g_assert_true (g_hash_table_contains (names, "same (1).bin"));
 
-  WAIT_FOR (g_hash_table_size (chat.delivered) == chat.messages->len, 20000);
+  NATTER_TEST_WAIT_FOR (g_hash_table_size (chat.delivered) == chat.messages->len, 20000);
   for (guint i = 0; i < chat.latency->len; i++)
     max_latency = MAX (max_latency, g_array_index (chat.latency, gint64, i));
   g_test_message ("%u messages while transferring 5 files; slowest delivery %.0f ms",
@@ -552,7 +502,7 @@ test_kill_resume (Fixture       *fixture,
   bob = spawn_receiver (fixture, profile, downloads);
   bob_id = natter_test_peer_get_peer_id (bob);
   g_assert_nonnull (natter_client_add_contact (a->client, bob_id, "Bob", NULL));
-  WAIT_FOR (connected_to (a->client, bob_id), CONNECT_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (connected_to (a->client, bob_id), CONNECT_TIMEOUT_MS);
 
   expected = write_random_file (source, size, 3);
   {
@@ -605,7 +555,7 @@ test_kill_resume (Fixture       *fixture,
   g_assert_cmpstr (json_object_get_string_member (done, "sha256"), ==, expected);
   received = sha256_of (json_object_get_string_member (done, "path"));
   g_assert_cmpstr (received, ==, expected);
-  WAIT_FOR (is_final_or_failed (out), CONNECT_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (is_final_or_failed (out), CONNECT_TIMEOUT_MS);
   assert_done (out);
   g_assert_null (find_partial (downloads));
   g_test_message ("3 kills: %" G_GUINT64_FORMAT " bytes written twice by the receiver; the "
@@ -681,10 +631,10 @@ test_pause_corrupt (Fixture       *fixture,
   g_signal_connect (in, "verified", G_CALLBACK (verified_cb), &v);
 
   /* The receiver pauses; the sender follows. */
-  WAIT_FOR (natter_transfer_get_bytes_done (in) >= size / 3, TRANSFER_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (natter_transfer_get_bytes_done (in) >= size / 3, TRANSFER_TIMEOUT_MS);
   g_assert_true (natter_client_pause_transfer (b->client, in, &error));
   g_assert_no_error (error);
-  WAIT_FOR (natter_transfer_get_state (out) == NATTER_TRANSFER_PAUSED, 10000);
+  NATTER_TEST_WAIT_FOR (natter_transfer_get_state (out) == NATTER_TRANSFER_PAUSED, 10000);
   natter_test_spin (300);
   g_assert_cmpint (natter_transfer_get_state (in), ==, NATTER_TRANSFER_PAUSED);
   partial = find_partial (b->downloads);
@@ -700,12 +650,12 @@ test_pause_corrupt (Fixture       *fixture,
    * again from the damaged chunk. */
   g_assert_true (natter_client_resume_transfer (a->client, out, &error));
   g_assert_no_error (error);
-  WAIT_FOR (v.count > 0, CONNECT_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (v.count > 0, CONNECT_TIMEOUT_MS);
   g_test_message ("paused at %" G_GUINT64_FORMAT " bytes; flipped byte %" G_GUINT64_FORMAT
                   "; resumed from %" G_GINT64_FORMAT, paused_at, flip_at, v.offset);
   g_assert_cmpint (v.found, ==, (gint64) paused_at);
   g_assert_cmpint (v.offset, ==, flip_at / NATTER_TRANSFER_CHUNK_SIZE * NATTER_TRANSFER_CHUNK_SIZE);
-  WAIT_FOR (is_final_or_failed (in) && is_final_or_failed (out), TRANSFER_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (is_final_or_failed (in) && is_final_or_failed (out), TRANSFER_TIMEOUT_MS);
   assert_done (in);
   assert_done (out);
   received = sha256_of (natter_transfer_get_path (in));
@@ -715,15 +665,15 @@ test_pause_corrupt (Fixture       *fixture,
   write_random_file (second, big (32), 5);
   out2 = send_file (a, b, second);
   in2 = incoming (b, natter_transfer_get_id (out2));
-  WAIT_FOR (natter_transfer_get_bytes_done (in2) > 0, TRANSFER_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (natter_transfer_get_bytes_done (in2) > 0, TRANSFER_TIMEOUT_MS);
   g_assert_true (natter_client_pause_transfer (a->client, out2, &error));
-  WAIT_FOR (natter_transfer_get_state (in2) == NATTER_TRANSFER_PAUSED, 10000);
+  NATTER_TEST_WAIT_FOR (natter_transfer_get_state (in2) == NATTER_TRANSFER_PAUSED, 10000);
   g_assert_true (natter_client_resume_transfer (b->client, in2, &error));
   g_assert_no_error (error);
-  WAIT_FOR (natter_transfer_get_state (out2) == NATTER_TRANSFER_ACTIVE, 10000);
+  NATTER_TEST_WAIT_FOR (natter_transfer_get_state (out2) == NATTER_TRANSFER_ACTIVE, 10000);
   g_assert_true (natter_client_cancel_transfer (a->client, out2, &error));
   g_assert_no_error (error);
-  WAIT_FOR (natter_transfer_get_state (in2) == NATTER_TRANSFER_CANCELLED, 10000);
+  NATTER_TEST_WAIT_FOR (natter_transfer_get_state (in2) == NATTER_TRANSFER_CANCELLED, 10000);
   g_assert_cmpint (natter_transfer_get_state (out2), ==, NATTER_TRANSFER_CANCELLED);
   /* A cancelled download leaves nothing behind. */
   g_assert_null (find_partial (b->downloads));
@@ -819,7 +769,7 @@ raw_channel (Client     *a,
     natter_client_get_session (a->client, id_of (b)), label, &error);
 
   g_assert_no_error (error);
-  WAIT_FOR (natter_channel_get_state (channel) != NATTER_CHANNEL_CONNECTING, 10000);
+  NATTER_TEST_WAIT_FOR (natter_channel_get_state (channel) != NATTER_CHANNEL_CONNECTING, 10000);
   return channel;
 }
 
@@ -864,7 +814,7 @@ hostile_run (Client     *a,
 
   raw_frame (a, b, fields);
   in = incoming (b, id);
-  WAIT_FOR (answer_op (spy, id) != NULL, 10000);
+  NATTER_TEST_WAIT_FOR (answer_op (spy, id) != NULL, 10000);
   if (g_strcmp0 (answer_op (spy, id), "accept") == 0 && announced > 0)
     {
       channel = raw_channel (a, b, id);
@@ -874,7 +824,7 @@ hostile_run (Client     *a,
       if (end)
         raw_data (channel, NATTER_TRANSFER_KIND_END, announced, NULL, 0);
     }
-  WAIT_FOR (is_final_or_failed (in), 10000);
+  NATTER_TEST_WAIT_FOR (is_final_or_failed (in), 10000);
   g_test_message ("%.40s...: %s %s", name, state_name (in),
                   natter_transfer_get_error (in) ? natter_transfer_get_error (in) : "");
   return in;
@@ -946,7 +896,7 @@ test_hostile (Fixture       *fixture,
   in = hostile_run (a, b, &spy, "more.bin", "0123456789abcdefghij", 10, 20, TRUE);
   g_assert_cmpstr (state_name (in), ==, "failed");
   g_assert_nonnull (strstr (natter_transfer_get_error (in), "more bytes"));
-  WAIT_FOR (g_strcmp0 (answer_op (&spy, natter_transfer_get_id (in)), "fail") == 0, 10000);
+  NATTER_TEST_WAIT_FOR (g_strcmp0 (answer_op (&spy, natter_transfer_get_id (in)), "fail") == 0, 10000);
   /* …fewer, in a short chunk… */
   in = hostile_run (a, b, &spy, "fewer.bin", "0123456789", 10, 5, FALSE);
   g_assert_cmpstr (state_name (in), ==, "failed");
@@ -967,10 +917,10 @@ test_hostile (Fixture       *fixture,
 
     raw_frame (a, b, fields);
     in = incoming (b, id);
-    WAIT_FOR (g_strcmp0 (answer_op (&spy, id), "accept") == 0, 10000);
+    NATTER_TEST_WAIT_FOR (g_strcmp0 (answer_op (&spy, id), "accept") == 0, 10000);
     channel = raw_channel (a, b, id);
     raw_data (channel, NATTER_TRANSFER_KIND_DATA, 0, "HELLO", 5);
-    WAIT_FOR (is_final_or_failed (in), 10000);
+    NATTER_TEST_WAIT_FOR (is_final_or_failed (in), 10000);
     g_assert_cmpstr (state_name (in), ==, "failed");
     g_assert_nonnull (strstr (natter_transfer_get_error (in), "SHA-256"));
     g_assert_false (g_file_test (forged, G_FILE_TEST_EXISTS));
@@ -1016,7 +966,7 @@ test_hostile (Fixture       *fixture,
     g_autofree char *id = natter_transfer_id_new ();
     g_autoptr(NatterChannel) channel = raw_channel (a, b, id);
 
-    WAIT_FOR (natter_channel_get_state (channel) == NATTER_CHANNEL_CLOSED, 10000);
+    NATTER_TEST_WAIT_FOR (natter_channel_get_state (channel) == NATTER_CHANNEL_CLOSED, 10000);
   }
   /* Still alive and well: a valid offer after all that works. */
   in = hostile_run (a, b, &spy, "after.txt", "ok", 2, 2, TRUE);
@@ -1073,7 +1023,7 @@ test_memory (Fixture       *fixture,
   g_assert_no_error (error);
   pat_id = natter_test_peer_get_peer_id (pat);
   natter_test_peer_command (pat, "{\"cmd\":\"add\",\"to\":\"%s\"}", id_of (b));
-  WAIT_FOR (connected_to (b->client, pat_id), CONNECT_TIMEOUT_MS);
+  NATTER_TEST_WAIT_FOR (connected_to (b->client, pat_id), CONNECT_TIMEOUT_MS);
   g_assert_nonnull (natter_test_peer_wait_event (pat, 0, "session", "state", "connected",
                                                  CONNECT_TIMEOUT_MS));
   expected = write_random_file (source, size, 6);
@@ -1102,7 +1052,7 @@ test_memory (Fixture       *fixture,
 
   in = natter_client_lookup_transfer (b->client, json_object_get_string_member (offer, "id"));
   g_assert_nonnull (in);
-  WAIT_FOR (is_final_or_failed (in), 10000);
+  NATTER_TEST_WAIT_FOR (is_final_or_failed (in), 10000);
   assert_done (in);
   received = sha256_of (natter_transfer_get_path (in));
   g_assert_cmpstr (received, ==, expected);
@@ -1130,16 +1080,17 @@ main (int   argc,
   gst_init (NULL, NULL);
   g_assert_cmpint (sodium_init (), >=, 0);
 
-  g_test_add ("/transfer/basic", Fixture, NULL, fixture_setup, test_basic, fixture_teardown);
-  g_test_add ("/transfer/concurrent", Fixture, NULL, fixture_setup, test_concurrent,
-              fixture_teardown);
-  g_test_add ("/transfer/kill-resume", Fixture, NULL, fixture_setup, test_kill_resume,
-              fixture_teardown);
-  g_test_add ("/transfer/pause-corrupt", Fixture, NULL, fixture_setup, test_pause_corrupt,
-              fixture_teardown);
-  g_test_add ("/transfer/hostile", Fixture, NULL, fixture_setup, test_hostile,
-              fixture_teardown);
-  g_test_add ("/transfer/memory", Fixture, NULL, fixture_setup, test_memory, fixture_teardown);
+  g_test_add ("/transfer/basic", Fixture, NULL, natter_test_env_setup, test_basic,
+              natter_test_env_teardown);
+  g_test_add ("/transfer/concurrent", Fixture, NULL, natter_test_env_setup, test_concurrent,
+              natter_test_env_teardown);
+  g_test_add ("/transfer/kill-resume", Fixture, NULL, natter_test_env_setup, test_kill_resume,
+              natter_test_env_teardown);
+  g_test_add ("/transfer/pause-corrupt", Fixture, NULL, natter_test_env_setup, test_pause_corrupt,
+              natter_test_env_teardown);
+  g_test_add ("/transfer/hostile", Fixture, NULL, natter_test_env_setup, test_hostile,
+              natter_test_env_teardown);
+  g_test_add ("/transfer/memory", Fixture, NULL, natter_test_env_setup, test_memory, natter_test_env_teardown);
 
   return g_test_run ();
 }
