@@ -269,6 +269,10 @@ natter_contact_details_constructed (GObject *object)
   g_signal_connect_object (self->contact, "notify", G_CALLBACK (natter_contact_details_update), self,
                            G_CONNECT_SWAPPED);
   natter_contact_details_update (self);
+
+  /* Otherwise the name entry takes the focus and selects the name, inviting
+   * an accidental rename; verifying is what this window is for. */
+  gtk_window_set_focus (GTK_WINDOW (self), GTK_WIDGET (self->verify_button));
 }
 
 static void
