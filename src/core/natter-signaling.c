@@ -49,6 +49,8 @@
 #define KEEPALIVE_S           30
 #define CONNECT_TIMEOUT_MS    10000
 #define CLOSE_TIMEOUT_MS      2000
+/* How long after our reconnect a followed peer's presence must reappear. */
+#define PRESENCE_CONFIRM_MS   3000
 #define BACKOFF_CAP_S         30u
 #define BACKOFF_JITTER        0.2
 #define DEFAULT_PORT          1883
@@ -86,6 +88,7 @@ typedef struct
 typedef struct
 {
   gboolean known;
+  gboolean unconfirmed;   /* online before our reconnect, not heard of since */
   gboolean online;
   gint64   epoch;
   gint64   seq;
@@ -134,6 +137,7 @@ struct _NatterSignaling
   GSource              *retry_source;
   GSource              *connect_timeout_source;
   GSource              *close_timeout_source;
+  GSource              *confirm_source;
   GCancellable         *resolve_cancellable;
   char                 *host;
   char                 *username;
@@ -1062,6 +1066,66 @@ misc_cb (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* A followed peer we believed online whose retained presence did not come
+ * back after our reconnect is gone: the broker lost its retained state
+ * (a restart without persistence) and with it the peer's Last Will. A peer
+ * that is alive publishes "online" again when it reconnects. */
+static gboolean
+confirm_timeout_cb (gpointer user_data)
+{
+  NatterSignaling *self = user_data;
+  g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_clear_pointer (&self->confirm_source, g_source_unref);
+  g_hash_table_iter_init (&iter, self->followed);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      Presence *presence = value;
+
+      if (presence->unconfirmed && presence->known && presence->online)
+        {
+          /* Unknown rather than offline, so that any later presence of the
+           * same epoch is taken as news. */
+          presence->known = FALSE;
+          presence->online = FALSE;
+          g_ptr_array_add (gone, g_strdup (key));
+        }
+      presence->unconfirmed = FALSE;
+    }
+  for (guint i = 0; i < gone->len; i++)
+    {
+      Presence *presence = g_hash_table_lookup (self->followed, g_ptr_array_index (gone, i));
+
+      g_debug ("No presence of %.8s… since we reconnected; taking it as offline",
+               (const char *) g_ptr_array_index (gone, i));
+      g_signal_emit (self, signals[PRESENCE_CHANGED], 0, g_ptr_array_index (gone, i), FALSE,
+                     presence != NULL ? presence->epoch : 0);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+expect_presence_again (NatterSignaling *self)
+{
+  GHashTableIter iter;
+  gpointer value;
+  gboolean any = FALSE;
+
+  g_hash_table_iter_init (&iter, self->followed);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Presence *presence = value;
+
+      presence->unconfirmed = presence->known && presence->online;
+      any |= presence->unconfirmed;
+    }
+  clear_source (&self->confirm_source);
+  if (any)
+    self->confirm_source = add_timeout (self, PRESENCE_CONFIRM_MS, confirm_timeout_cb);
+}
+
 static void
 handle_connack (NatterSignaling *self,
                 int              rc)
@@ -1098,6 +1162,7 @@ handle_connack (NatterSignaling *self,
   while (g_hash_table_iter_next (&iter, &peer_id, NULL))
     subscribe (self, peer_id, "presence");
   publish_presence (self, "online");
+  expect_presence_again (self);
 
   clear_source (&self->misc_source);
   self->misc_source = g_timeout_source_new_seconds (1);
@@ -1322,6 +1387,9 @@ handle_presence (NatterSignaling *self,
       return;
     }
 
+  /* Genuinely from the peer: the broker still holds (or relays) its presence. */
+  presence->unconfirmed = FALSE;
+
   body = natter_envelope_get_body (envelope);
   status_node = body != NULL ? json_object_get_member (body, "status") : NULL;
   status = status_node != NULL && JSON_NODE_HOLDS_VALUE (status_node) &&
@@ -1460,6 +1528,7 @@ natter_signaling_dispose (GObject *object)
   clear_source (&self->retry_source);
   clear_source (&self->connect_timeout_source);
   clear_source (&self->close_timeout_source);
+  clear_source (&self->confirm_source);
   cancel_resolve (self);
   destroy_mosq (self);
   clear_source (&self->io_source);
@@ -1840,6 +1909,7 @@ natter_signaling_stop (NatterSignaling *self)
   clear_source (&self->retry_source);
   clear_source (&self->connect_timeout_source);
   clear_source (&self->misc_source);
+  clear_source (&self->confirm_source);
   set_next_retry (self, 0);
 
   if (self->mosq != NULL && self->state != NATTER_SIGNALING_DISCONNECTED)

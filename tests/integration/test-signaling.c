@@ -1103,6 +1103,75 @@ test_tls (void)
   natter_test_rmtree (dir);
 }
 
+static guint
+count_offline_from (Peer       *peer,
+                    const char *about,
+                    guint       from)
+{
+  guint n = 0;
+
+  for (guint i = from; i < peer->presence->len; i++)
+    {
+      PresenceEvent *event = g_ptr_array_index (peer->presence, i);
+
+      n += g_str_equal (event->peer_id, about) && !event->online;
+    }
+  return n;
+}
+
+static guint
+count_offline (Peer       *peer,
+               const char *about)
+{
+  return count_offline_from (peer, about, 0);
+}
+
+/* The broker restarts without its retained messages while A is gone for
+ * good (no Last Will could be published): B must not believe A is still
+ * online. A peer that comes back with the broker stays online. */
+static void
+test_presence_lost_with_broker (Fixture       *fixture,
+                                gconstpointer  data)
+{
+  g_autoptr(Peer) a = peer_new (0xa9, fixture->broker);
+  g_autoptr(Peer) b = peer_new (0xb9, fixture->broker);
+  g_autoptr(Peer) c = peer_new (0xc9, fixture->broker);
+  g_autoptr(GError) error = NULL;
+  gint64 up;
+  guint mark;
+
+  start_and_wait (a);
+  start_and_wait (b);
+  start_and_wait (c);
+  natter_signaling_follow_presence (b->signaling, peer_id (a));
+  natter_signaling_follow_presence (b->signaling, peer_id (c));
+  g_assert_true (wait_presence (b, peer_id (a), TRUE, 0, TIMEOUT_MS));
+  g_assert_true (wait_presence (b, peer_id (c), TRUE, 0, TIMEOUT_MS));
+
+  /* A crash: no Last Will is published and the retained presence is lost. */
+  natter_test_broker_kill (fixture->broker);
+  natter_signaling_stop (a->signaling);
+  mark = b->presence->len;
+  g_assert_true (natter_test_broker_start (fixture->broker, &error));
+  g_assert_no_error (error);
+  up = g_get_monotonic_time ();
+  g_assert_true (wait_state (b, NATTER_SIGNALING_CONNECTED, 5000));
+
+  g_assert_cmpuint (count_offline (b, peer_id (a)), ==, 0);
+  g_assert_true (wait_presence (b, peer_id (a), FALSE, 0, 10000));
+  g_test_message ("A taken as offline %" G_GINT64_FORMAT " ms after the broker came back",
+                  (g_get_monotonic_time () - up) / 1000);
+  g_assert_false (natter_signaling_is_online (b->signaling, peer_id (a)));
+  /* C reconnected and said so: never reported offline. */
+  natter_test_spin (500);
+  g_assert_true (natter_signaling_is_online (b->signaling, peer_id (c)));
+  g_assert_cmpuint (count_offline_from (b, peer_id (c), mark), ==, 0);
+
+  /* A coming back later in the same epoch is news again. */
+  natter_signaling_start (a->signaling);
+  g_assert_true (wait_presence (b, peer_id (a), TRUE, 0, TIMEOUT_MS));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1129,6 +1198,8 @@ main (int   argc,
               natter_test_env_setup, test_presence_epochs, natter_test_env_teardown);
   g_test_add ("/signaling/stop-from-handler", Fixture, NULL,
               natter_test_env_setup, test_stop_from_handler, natter_test_env_teardown);
+  g_test_add ("/signaling/presence-lost-with-broker", Fixture, NULL,
+              natter_test_env_setup, test_presence_lost_with_broker, natter_test_env_teardown);
   g_test_add_func ("/signaling/tls", test_tls);
 
   return g_test_run ();
