@@ -81,6 +81,21 @@ natter_test_widget_is_mapped (gpointer widget)
   return gtk_widget_get_mapped (widget);
 }
 
+gboolean
+natter_test_widget_is_on_screen (GtkWidget *widget)
+{
+  GtkWidget *scroller;
+  graphene_rect_t bounds;
+
+  if (widget == NULL || !gtk_widget_get_mapped (widget))
+    return FALSE;
+  scroller = gtk_widget_get_ancestor (widget, GTK_TYPE_SCROLLED_WINDOW);
+  if (scroller == NULL || !gtk_widget_compute_bounds (widget, scroller, &bounds))
+    return FALSE;
+  return bounds.origin.y + bounds.size.height > 0 &&
+         bounds.origin.y < gtk_widget_get_height (scroller);
+}
+
 GtkWidget *
 natter_test_find_toplevel (GType    type,
                            gboolean mapped)

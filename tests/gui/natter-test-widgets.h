@@ -32,6 +32,9 @@ gboolean   natter_test_has_css_class     (GtkWidget             *widget,
 
 /* For natter_test_wait_until(): @widget is mapped. */
 gboolean   natter_test_widget_is_mapped  (gpointer               widget);
+/* @widget is mapped and at least partly inside the viewport of the
+ * scrolled window around it: a list view maps bound rows just outside it too. */
+gboolean   natter_test_widget_is_on_screen (GtkWidget           *widget);
 
 /* The first toplevel window of @type, only among mapped ones if @mapped.
  * Returns: (nullable) (transfer none) */

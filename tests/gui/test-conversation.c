@@ -84,18 +84,7 @@ static gboolean
 row_is_on_screen (GtkWidget  *view,
                   const char *body)
 {
-  NatterMessageRow *row = row_for_body (view, body);
-  GtkWidget *scroller;
-  graphene_rect_t bounds;
-
-  if (row == NULL || !gtk_widget_get_mapped (GTK_WIDGET (row)))
-    return FALSE;
-  /* Bound rows just outside the viewport are mapped too: check geometry. */
-  scroller = gtk_widget_get_ancestor (GTK_WIDGET (row), GTK_TYPE_SCROLLED_WINDOW);
-  if (!gtk_widget_compute_bounds (GTK_WIDGET (row), scroller, &bounds))
-    return FALSE;
-  return bounds.origin.y + bounds.size.height > 0 &&
-         bounds.origin.y < gtk_widget_get_height (scroller);
+  return natter_test_widget_is_on_screen (GTK_WIDGET (row_for_body (view, body)));
 }
 
 static guint

@@ -151,17 +151,7 @@ static gboolean
 row_is_on_screen (GtkWidget  *view,
                   const char *name)
 {
-  GtkWidget *row = row_for_file (view, name);
-  GtkWidget *scroller;
-  graphene_rect_t bounds;
-
-  if (row == NULL || !gtk_widget_get_mapped (row))
-    return FALSE;
-  scroller = gtk_widget_get_ancestor (row, GTK_TYPE_SCROLLED_WINDOW);
-  if (!gtk_widget_compute_bounds (row, scroller, &bounds))
-    return FALSE;
-  return bounds.origin.y + bounds.size.height > 0 &&
-         bounds.origin.y < gtk_widget_get_height (scroller);
+  return natter_test_widget_is_on_screen (row_for_file (view, name));
 }
 
 /* What the row's state line says. */
