@@ -925,7 +925,7 @@ session_publish_description (NatterPeerSession *self,
 
   text = gst_sdp_message_as_text (desc->sdp);
   g_free (self->local_fingerprint);
-  self->local_fingerprint = natter_sdp_get_fingerprint (text, strlen (text), NULL);
+  self->local_fingerprint = natter_sdp_message_get_fingerprint (desc->sdp, NULL);
   body = json_object_new ();
   json_object_set_string_member (body, "sdp", text);
   if (attempt->abandoned_offer != NULL)
@@ -1159,17 +1159,14 @@ parse_sdp_body (NatterPeerSession  *self,
     return NULL;
   text = json_object_get_string_member (body, "sdp");
 
-  *fingerprint = natter_sdp_get_fingerprint (text, strlen (text), &error);
+  if (gst_sdp_message_new_from_text (text, &sdp) != GST_SDP_OK ||
+      gst_sdp_message_medias_len (sdp) == 0)
+    return NULL;
+  *fingerprint = natter_sdp_message_get_fingerprint (sdp, &error);
   if (*fingerprint == NULL)
     {
       g_info (LOG_PAIR ": refusing a description: %s",
               self->local_peer_id, self->remote_peer_id, error->message);
-      return NULL;
-    }
-  if (gst_sdp_message_new_from_text (text, &sdp) != GST_SDP_OK ||
-      gst_sdp_message_medias_len (sdp) == 0)
-    {
-      g_clear_pointer (fingerprint, g_free);
       return NULL;
     }
   return g_steal_pointer (&sdp);

@@ -107,9 +107,6 @@ natter_sdp_get_fingerprint (const char  *sdp,
 {
   g_autoptr(GstSDPMessage) message = NULL;
   g_autofree char *text = NULL;
-  guint8 digest[SHA256_LEN];
-  gboolean found = FALSE;
-  GArray *attributes;
 
   g_return_val_if_fail (sdp != NULL || length == 0, NULL);
 
@@ -129,6 +126,27 @@ natter_sdp_get_fingerprint (const char  *sdp,
       invalid (error, "the description cannot be parsed");
       return NULL;
     }
+  return natter_sdp_message_get_fingerprint (message, error);
+}
+
+/**
+ * natter_sdp_message_get_fingerprint:
+ * @message: an SDP already parsed (from a peer, or our own)
+ *
+ * The same as natter_sdp_get_fingerprint(), for a caller that needs the
+ * parsed message anyway.
+ *
+ * Returns: (transfer full): the normalised fingerprint, or %NULL with @error
+ */
+char *
+natter_sdp_message_get_fingerprint (const GstSDPMessage  *message,
+                                    GError              **error)
+{
+  guint8 digest[SHA256_LEN];
+  gboolean found = FALSE;
+  GArray *attributes;
+
+  g_return_val_if_fail (message != NULL, NULL);
 
   /* Identity binding must not depend on which m-line a reader looks at, so
    * all of them (and the session level) have to agree. */

@@ -1,7 +1,7 @@
 /* natter-sdp.h: the DTLS fingerprint of an SDP and of a certificate, for identity binding. */
 #pragma once
 
-#include <glib.h>
+#include <gst/sdp/sdp.h>
 
 G_BEGIN_DECLS
 
@@ -12,6 +12,8 @@ G_BEGIN_DECLS
 char     *natter_sdp_get_fingerprint         (const char  *sdp,
                                               gsize        length,
                                               GError     **error);
+char     *natter_sdp_message_get_fingerprint (const GstSDPMessage  *message,
+                                              GError              **error);
 /* The SHA-256 fingerprint of the first certificate in a PEM string, in the
  * same normalised form. */
 char     *natter_pem_certificate_fingerprint (const char  *pem,
