@@ -1254,7 +1254,8 @@ static const struct
 } commands[] = {
   { "init", cmd_init, "init --name NAME          create a profile and print its peer id" },
   { "id", cmd_id, "id                        print the profile's peer id" },
-  { "contact", cmd_contact, "contact add|list|accept|decline|block [PEER_ID] [--name NAME]" },
+  { "contact", cmd_contact,
+    "contact add|list|accept|decline|block|verify [PEER_ID] [--name NAME] [--mark|--unmark]" },
   { "run", cmd_run,
     "run [--accept-contacts] [--accept-files DIR] [--duration S]   stay online; JSON events" },
   { "send", cmd_send, "send PEER_ID TEXT [--wait none|sent|delivered] [--timeout S]" },
