@@ -1,6 +1,7 @@
 /* fuzz-chat-frame.c: libFuzzer target for the chat frame codec (untrusted data-channel bytes). */
 #define G_LOG_DOMAIN "natter-fuzz-chat-frame"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "natter-chat-frame.h"
@@ -79,9 +80,13 @@ parse_bytes (GBytes *bytes)
   const guint8 *data = g_bytes_get_data (bytes, &len);
   NatterChatFrame *frame = natter_chat_frame_parse (data, len, &error);
 
-  /* What we build, we accept: the builder and the strict reader agree. */
+  /* What we build, we accept: the builder and the strict reader agree.
+   * abort(), not g_error(): libFuzzer saves the input only on SIGABRT. */
   if (frame == NULL)
-    g_error ("a rebuilt frame was refused: %s", error->message);
+    {
+      g_printerr ("a rebuilt frame was refused: %s\n", error->message);
+      abort ();
+    }
   g_assert (len <= NATTER_MAX_FRAME_SIZE);
   return frame;
 }
@@ -115,7 +120,10 @@ round_trip_messages (NatterChatFrame *frame)
       bytes = natter_chat_frame_build_messages (frame->conversation, frame->author, messages,
                                                 start, &next, &error);
       if (bytes == NULL)
-        g_error ("an accepted message could not be built again: %s", error->message);
+        {
+          g_printerr ("an accepted message could not be built again: %s\n", error->message);
+          abort ();
+        }
       g_assert (next > start);
       again = parse_bytes (bytes);
       g_assert (again->type == NATTER_FRAME_MSG);

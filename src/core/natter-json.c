@@ -604,6 +604,51 @@ natter_json_get_object (JsonObject  *object,
 }
 
 /* Returns: (transfer full): compact UTF-8 text of @node, without a trailing NUL */
+/* json-glib 1.6 appends ".0" to every double whose text has no '.', even
+ * in exponent form: 6e63 comes out as "6e+63.0", which no JSON reader (ours
+ * included) accepts. Removes that suffix from numbers outside strings, in
+ * place; returns the new length. */
+static gsize
+drop_exponent_suffixes (char  *text,
+                        gsize  len)
+{
+  gboolean in_string = FALSE;
+  gboolean in_exponent = FALSE;
+  gsize out = 0;
+
+  for (gsize i = 0; i < len; i++)
+    {
+      char c = text[i];
+
+      if (in_string)
+        {
+          if (c == '\\' && i + 1 < len)
+            {
+              text[out++] = c;
+              c = text[++i];
+            }
+          else if (c == '"')
+            in_string = FALSE;
+        }
+      else if (c == '"')
+        in_string = TRUE;
+      else if (c == 'e' || c == 'E')
+        in_exponent = TRUE;
+      else if (in_exponent && c == '.' && i + 1 < len && text[i + 1] == '0' &&
+               (i + 2 == len || !g_ascii_isdigit (text[i + 2])))
+        {
+          i++;    /* skip ".0" */
+          in_exponent = FALSE;
+          continue;
+        }
+      else if (!g_ascii_isdigit (c) && c != '+' && c != '-')
+        in_exponent = FALSE;
+      text[out++] = c;
+    }
+  text[out] = '\0';
+  return out;
+}
+
 GBytes *
 natter_json_to_bytes (JsonNode *node)
 {
@@ -613,5 +658,6 @@ natter_json_to_bytes (JsonNode *node)
 
   json_generator_set_root (generator, node);
   text = json_generator_to_data (generator, &len);
+  len = drop_exponent_suffixes (text, len);
   return g_bytes_new_take (text, len);
 }

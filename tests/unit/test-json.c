@@ -263,6 +263,37 @@ test_every_prefix (void)
     assert_refused (json, i);
 }
 
+/* What we write we can read back, with the same values, whatever doubles
+ * (and strings that look like their text) an object holds. */
+static void
+test_doubles_written_validly (void)
+{
+  const double values[] = { 6e63, 1e-05, 8e-66, 2.5, -3e300, 1e17, 0.1, 123456789.0 };
+  g_autoptr(JsonObject) object = json_object_new ();
+  g_autoptr(JsonNode) root = json_node_new (JSON_NODE_OBJECT);
+  g_autoptr(JsonArray) array = json_array_new ();
+  g_autoptr(JsonObject) parsed = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonArray *back;
+
+  for (guint i = 0; i < G_N_ELEMENTS (values); i++)
+    json_array_add_double_element (array, values[i]);
+  json_object_set_array_member (object, "d", json_array_ref (array));
+  json_object_set_string_member (object, "s", "6e+63.0 \"1e5.0\" \\e.0");
+  json_node_set_object (root, object);
+
+  bytes = natter_json_to_bytes (root);
+  parsed = natter_json_parse_object (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
+                                     65536, NATTER_JSON_MAX_DEPTH, &error);
+  g_assert_no_error (error);
+  back = json_object_get_array_member (parsed, "d");
+  g_assert_cmpuint (json_array_get_length (back), ==, G_N_ELEMENTS (values));
+  for (guint i = 0; i < G_N_ELEMENTS (values); i++)
+    g_assert_cmpfloat (json_array_get_double_element (back, i), ==, values[i]);
+  g_assert_cmpstr (json_object_get_string_member (parsed, "s"), ==, "6e+63.0 \"1e5.0\" \\e.0");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -286,6 +317,7 @@ main (int   argc,
   g_test_add_func ("/json/depth", test_depth);
   g_test_add_func ("/json/nul-and-size", test_nul_and_size);
   g_test_add_func ("/json/every-prefix", test_every_prefix);
+  g_test_add_func ("/json/doubles-written-validly", test_doubles_written_validly);
 
   return g_test_run ();
 }
