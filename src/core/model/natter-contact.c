@@ -18,7 +18,7 @@ struct _NatterContact
   gint64 last_seen;
   gint64 last_activity;
   NatterContactState state;
-  int session_state;
+  NatterSessionState session_state;
   int unread_count;
   guint verified : 1;
   guint online : 1;
@@ -116,7 +116,7 @@ natter_contact_get_property (GObject    *object,
       break;
 
     case PROP_SESSION_STATE:
-      g_value_set_int (value, self->session_state);
+      g_value_set_enum (value, self->session_state);
       break;
 
     case PROP_UNREAD_COUNT:
@@ -172,7 +172,7 @@ natter_contact_set_property (GObject      *object,
       break;
 
     case PROP_SESSION_STATE:
-      natter_contact_set_session_state (self, g_value_get_int (value));
+      natter_contact_set_session_state (self, g_value_get_enum (value));
       break;
 
     case PROP_UNREAD_COUNT:
@@ -223,10 +223,9 @@ natter_contact_class_init (NatterContactClass *klass)
     g_param_spec_int64 ("last-seen", NULL, NULL, 0, G_MAXINT64, 0, rw);
   properties[PROP_ONLINE] =
     g_param_spec_boolean ("online", NULL, NULL, FALSE, rw);
-  /* The session layer's state enum, kept as a plain int so the core
-   * object does not depend on it. */
   properties[PROP_SESSION_STATE] =
-    g_param_spec_int ("session-state", NULL, NULL, G_MININT, G_MAXINT, 0, rw);
+    g_param_spec_enum ("session-state", NULL, NULL, NATTER_TYPE_SESSION_STATE,
+                       NATTER_SESSION_NEW, rw);
   properties[PROP_UNREAD_COUNT] =
     g_param_spec_int ("unread-count", NULL, NULL, 0, G_MAXINT, 0, rw);
   /* Unix milliseconds of the newest event in the conversation, for sorting. */
@@ -388,16 +387,16 @@ natter_contact_set_online (NatterContact *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ONLINE]);
 }
 
-int
+NatterSessionState
 natter_contact_get_session_state (NatterContact *self)
 {
-  g_return_val_if_fail (NATTER_IS_CONTACT (self), 0);
+  g_return_val_if_fail (NATTER_IS_CONTACT (self), NATTER_SESSION_NEW);
   return self->session_state;
 }
 
 void
-natter_contact_set_session_state (NatterContact *self,
-                                  int            session_state)
+natter_contact_set_session_state (NatterContact      *self,
+                                  NatterSessionState  session_state)
 {
   g_return_if_fail (NATTER_IS_CONTACT (self));
 

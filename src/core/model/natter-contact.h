@@ -3,6 +3,7 @@
 
 #include <glib-object.h>
 
+#include "natter-enums.h"
 #include "natter-types.h"
 
 G_BEGIN_DECLS
@@ -46,9 +47,9 @@ void                natter_contact_set_last_seen            (NatterContact      
 gboolean            natter_contact_get_online               (NatterContact      *self);
 void                natter_contact_set_online               (NatterContact      *self,
                                                              gboolean            online);
-int                 natter_contact_get_session_state        (NatterContact      *self);
+NatterSessionState  natter_contact_get_session_state        (NatterContact      *self);
 void                natter_contact_set_session_state        (NatterContact      *self,
-                                                             int                 session_state);
+                                                             NatterSessionState  session_state);
 int                 natter_contact_get_unread_count         (NatterContact      *self);
 void                natter_contact_set_unread_count         (NatterContact      *self,
                                                              int                 unread_count);

@@ -4,23 +4,11 @@
 #include <json-glib/json-glib.h>
 
 #include "natter-channel.h"
+#include "natter-enums.h"
 #include "natter-ice-config.h"
 #include "natter-types.h"
 
 G_BEGIN_DECLS
-
-typedef enum
-{
-  NATTER_SESSION_NEW,
-  NATTER_SESSION_CONNECTING,
-  NATTER_SESSION_CONNECTED,     /* the chat channel is open */
-  NATTER_SESSION_DISCONNECTED,  /* ICE lost, channel closed or the peer said "bye" */
-  NATTER_SESSION_FAILED,        /* ICE failed or no connection within the timeout */
-  NATTER_SESSION_CLOSED,        /* natter_peer_session_close(); final */
-} NatterSessionState;
-
-#define NATTER_TYPE_SESSION_STATE (natter_session_state_get_type ())
-GType natter_session_state_get_type (void) G_GNUC_CONST;
 
 #define NATTER_TYPE_PEER_SESSION (natter_peer_session_get_type ())
 

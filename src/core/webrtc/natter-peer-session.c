@@ -34,14 +34,6 @@
 /* Logs name peers by an 8 character prefix of their ids, never more. */
 #define LOG_PAIR                  "%.8s->%.8s"
 
-G_DEFINE_ENUM_TYPE (NatterSessionState, natter_session_state,
-  G_DEFINE_ENUM_VALUE (NATTER_SESSION_NEW, "new"),
-  G_DEFINE_ENUM_VALUE (NATTER_SESSION_CONNECTING, "connecting"),
-  G_DEFINE_ENUM_VALUE (NATTER_SESSION_CONNECTED, "connected"),
-  G_DEFINE_ENUM_VALUE (NATTER_SESSION_DISCONNECTED, "disconnected"),
-  G_DEFINE_ENUM_VALUE (NATTER_SESSION_FAILED, "failed"),
-  G_DEFINE_ENUM_VALUE (NATTER_SESSION_CLOSED, "closed"))
-
 /* What a GStreamer thread reports; handled in order on the main context. */
 typedef enum
 {
