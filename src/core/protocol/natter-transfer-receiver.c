@@ -1,4 +1,4 @@
-/* natter-transfer-receiver.c: the receiving end: offers, re-verification, writing, the final file. */
+/* natter-transfer-receiver.c: the receiving end: offers, re-verification, the final file. */
 #define G_LOG_DOMAIN "natter-transfer"
 
 #include "natter-transfer-manager.h"
