@@ -5,77 +5,27 @@
  * the receiver asks for them with "accept" and an offset. The receiver is
  * the authority on what it holds: after any interruption the sender offers
  * again, the receiver re-verifies its partial file and asks for the rest.
+ *
+ * This file holds the object, its links to connected peers, the jobs and
+ * the public API; the pieces are natter-transfer-control.c (control frames),
+ * natter-transfer-sender.c and natter-transfer-receiver.c.
  */
 #define G_LOG_DOMAIN "natter-transfer"
 
 #include "natter-transfer-manager.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <glib/gstdio.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "natter-channel.h"
 #include "natter-chat-protocol.h"
 #include "natter-error.h"
 #include "natter-hlc.h"
-#include "natter-json.h"
 #include "natter-peer-session.h"
 #include "natter-store.h"
 #include "natter-transfer-io.h"
+#include "natter-transfer-manager-private.h"
 #include "natter-transfer-private.h"
-
-#define LABEL_PREFIX "file/"
-#define OP_MAX       16
-
-/* One contact's current connection, as last attached. */
-typedef struct
-{
-  char     *peer_id;
-  char     *conversation;
-  GWeakRef  session;
-  GWeakRef  protocol;
-} Link;
-
-/* The runtime side of one transfer. */
-typedef struct
-{
-  NatterTransferManager *manager;      /* borrowed: the manager owns the job */
-  NatterTransfer        *transfer;
-  NatterChannel         *channel;      /* the current run's data channel */
-  GCancellable          *cancellable;  /* the hash or verification in flight */
-  NatterPartial         *partial;      /* receiver, while a run is open */
-  int                    fd;           /* sender, while a run is open */
-  guint64                sent;         /* sender: next offset to send */
-  guint64                window;       /* sender: current backpressure window */
-  guint64                persisted;    /* offset last written to the store */
-  gboolean               end_sent;
-  gboolean               pause_told;   /* receiver: told a sender that ignored our pause */
-  gboolean               paused_locally; /* our user paused (else the peer did) */
-  gboolean               resume_pending; /* sender: resumed, the receiver's "accept" not yet seen */
-  gboolean               final_this_run; /* reached a final state since we started */
-} Job;
-
-struct _NatterTransferManager
-{
-  GObject      parent_instance;
-
-  NatterStore *store;
-  NatterHlc   *hlc;
-  char        *local_peer_id;
-  char        *state_dir;
-  char        *download_dir;
-  char        *auto_accept_dir;
-  GListStore  *transfers;
-  GHashTable  *jobs;      /* id → Job */
-  GHashTable  *links;     /* peer id → Link */
-  GPtrArray   *abandoned;  /* data channels of finished runs, open until their connection ends */
-  guint64      bytes_sent;
-  guint64      bytes_received;
-};
 
 enum {
   TRANSFER_ADDED,
@@ -85,9 +35,6 @@ enum {
 static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (NatterTransferManager, natter_transfer_manager, G_TYPE_OBJECT)
-
-static void job_pump (Job *job);
-static void job_start_receive (Job *job);
 
 /* ---- links ---- */
 
@@ -101,9 +48,9 @@ link_free (Link *link)
   g_free (link);
 }
 
-static NatterChatProtocol *
-link_get_protocol (NatterTransferManager *self,
-                   const char            *peer_id)
+NatterChatProtocol *
+_natter_transfer_manager_link_get_protocol (NatterTransferManager *self,
+                                            const char            *peer_id)
 {
   Link *link = g_hash_table_lookup (self->links, peer_id);
 
@@ -111,9 +58,9 @@ link_get_protocol (NatterTransferManager *self,
 }
 
 /* Returns: (transfer full) (nullable): the session, if connected */
-static NatterPeerSession *
-link_get_session (NatterTransferManager *self,
-                  const char            *peer_id)
+NatterPeerSession *
+_natter_transfer_manager_link_get_session (NatterTransferManager *self,
+                                           const char            *peer_id)
 {
   Link *link = g_hash_table_lookup (self->links, peer_id);
   g_autoptr(NatterPeerSession) session = link ? g_weak_ref_get (&link->session) : NULL;
@@ -127,112 +74,17 @@ static gboolean
 is_connected (NatterTransferManager *self,
               const char            *peer_id)
 {
-  g_autoptr(NatterChatProtocol) protocol = link_get_protocol (self, peer_id);
-  g_autoptr(NatterPeerSession) session = link_get_session (self, peer_id);
+  g_autoptr(NatterChatProtocol) protocol =
+    _natter_transfer_manager_link_get_protocol (self, peer_id);
+  g_autoptr(NatterPeerSession) session = _natter_transfer_manager_link_get_session (self, peer_id);
 
   return protocol != NULL && session != NULL;
 }
 
-/* ---- control frames ---- */
-
-static gboolean
-send_control (Job        *job,
-              const char *op,
-              JsonObject *extra)
-{
-  NatterTransfer *t = job->transfer;
-  g_autoptr(NatterChatProtocol) protocol = link_get_protocol (job->manager, t->peer_id);
-  g_autoptr(JsonObject) fields = extra ? json_object_ref (extra) : json_object_new ();
-  g_autoptr(GError) error = NULL;
-
-  if (protocol == NULL)
-    return FALSE;
-  json_object_set_string_member (fields, "op", op);
-  json_object_set_string_member (fields, "id", t->id);
-  if (!natter_chat_protocol_send_file (protocol, t->conversation, fields, &error))
-    {
-      g_info ("Cannot send %s for transfer %.8s: %s", op, t->id, error->message);
-      return FALSE;
-    }
-  g_debug ("Transfer %.8s: sent %s", t->id, op);
-  return TRUE;
-}
-
-static gboolean
-send_offer (Job *job)
-{
-  NatterTransfer *t = job->transfer;
-  g_autoptr(JsonObject) fields = json_object_new ();
-  g_autoptr(JsonArray) hlc = json_array_new ();
-
-  json_object_set_string_member (fields, "name", t->file_name);
-  json_object_set_int_member (fields, "size", (gint64) t->size);
-  json_object_set_string_member (fields, "mime", t->mime_type);
-  json_object_set_string_member (fields, "sha256", t->sha256);
-  json_object_set_int_member (fields, "chunk", t->chunk);
-  json_array_add_int_element (hlc, t->hlc_l);
-  json_array_add_int_element (hlc, t->hlc_c);
-  json_object_set_array_member (fields, "hlc", g_steal_pointer (&hlc));
-  return send_control (job, "offer", fields);
-}
-
-static gboolean
-send_accept (Job     *job,
-             guint64  offset)
-{
-  g_autoptr(JsonObject) fields = json_object_new ();
-
-  json_object_set_int_member (fields, "offset", (gint64) offset);
-  return send_control (job, "accept", fields);
-}
-
-/* The frame that tells the peer about a state it must mirror. */
-static gboolean
-send_state (Job *job)
-{
-  NatterTransfer *t = job->transfer;
-  g_autoptr(JsonObject) fields = json_object_new ();
-
-  switch (t->state)
-    {
-    case NATTER_TRANSFER_DONE:
-      json_object_set_string_member (fields, "sha256", t->sha256);
-      return send_control (job, "done", fields);
-    case NATTER_TRANSFER_FAILED:
-      {
-        g_autofree char *reason = g_strndup (t->error ? t->error : "failed",
-                                             NATTER_TRANSFER_REASON_MAX);
-
-        /* Cut on a character boundary: the frame must stay valid UTF-8. */
-        if (!g_utf8_validate (reason, -1, NULL))
-          {
-            const char *end = NULL;
-
-            g_utf8_validate (reason, -1, &end);
-            reason[end - reason] = '\0';
-          }
-        json_object_set_string_member (fields, "reason", reason);
-        return send_control (job, "fail", fields);
-      }
-    case NATTER_TRANSFER_CANCELLED:
-      return send_control (job, "cancel", NULL);
-    case NATTER_TRANSFER_DECLINED:
-      return send_control (job, "decline", NULL);
-    case NATTER_TRANSFER_PAUSED:
-      return send_control (job, "pause", NULL);
-    case NATTER_TRANSFER_PREPARING:
-    case NATTER_TRANSFER_OFFERED:
-    case NATTER_TRANSFER_ACCEPTED:
-    case NATTER_TRANSFER_ACTIVE:
-    default:
-      return FALSE;
-    }
-}
-
 /* ---- jobs ---- */
 
-static char *
-checkpoint_path (Job *job)
+char *
+_natter_transfer_manager_checkpoint_path (Job *job)
 {
   g_autofree char *name = g_strconcat (job->transfer->id, ".checkpoints", NULL);
 
@@ -249,8 +101,8 @@ job_save (Job *job)
     g_warning ("Cannot save transfer %.8s: %s", job->transfer->id, error->message);
 }
 
-static void
-job_persist_offset (Job *job)
+void
+_natter_transfer_manager_job_persist_offset (Job *job)
 {
   g_autoptr(GError) error = NULL;
 
@@ -278,8 +130,8 @@ abandoned_state_cb (NatterChannel         *channel,
   g_ptr_array_remove_fast (self->abandoned, channel);
 }
 
-static void
-job_release_channel (Job *job)
+void
+_natter_transfer_manager_job_release_channel (Job *job)
 {
   g_autoptr(NatterChannel) channel = g_steal_pointer (&job->channel);
 
@@ -296,15 +148,15 @@ job_release_channel (Job *job)
 }
 
 /* Ends the current run (not the transfer): no channel, no open files. */
-static void
-job_stop_run (Job *job)
+void
+_natter_transfer_manager_job_stop_run (Job *job)
 {
   if (job->cancellable != NULL)
     {
       g_cancellable_cancel (job->cancellable);
       g_clear_object (&job->cancellable);
     }
-  job_release_channel (job);
+  _natter_transfer_manager_job_release_channel (job);
   g_clear_pointer (&job->partial, natter_partial_free);
   if (job->fd >= 0)
     {
@@ -314,20 +166,20 @@ job_stop_run (Job *job)
   job->end_sent = FALSE;
   job->pause_told = FALSE;
   if (job->transfer->direction == NATTER_TRANSFER_INCOMING)
-    job_persist_offset (job);
+    _natter_transfer_manager_job_persist_offset (job);
 }
 
 static void
 job_free (Job *job)
 {
-  job_stop_run (job);
+  _natter_transfer_manager_job_stop_run (job);
   g_clear_object (&job->transfer);
   g_free (job);
 }
 
-static void
-job_set_state (Job                 *job,
-               NatterTransferState  state)
+void
+_natter_transfer_manager_job_set_state (Job                 *job,
+                                        NatterTransferState  state)
 {
   _natter_transfer_set_state (job->transfer, state);
   job_save (job);
@@ -336,7 +188,7 @@ job_set_state (Job                 *job,
 static void
 delete_partial (Job *job)
 {
-  g_autofree char *checkpoints = checkpoint_path (job);
+  g_autofree char *checkpoints = _natter_transfer_manager_checkpoint_path (job);
 
   if (job->transfer->direction != NATTER_TRANSFER_INCOMING)
     return;
@@ -347,15 +199,15 @@ delete_partial (Job *job)
 
 /* Moves to a state the peer must learn of (done, failed, cancelled,
  * declined); if it cannot be told now, it is told on the next connect. */
-static void
-job_finish (Job                 *job,
-            NatterTransferState  state,
-            const char          *reason,
-            gboolean             tell)
+void
+_natter_transfer_manager_job_finish (Job                 *job,
+                                     NatterTransferState  state,
+                                     const char          *reason,
+                                     gboolean             tell)
 {
   NatterTransfer *t = job->transfer;
 
-  job_stop_run (job);
+  _natter_transfer_manager_job_stop_run (job);
   g_object_freeze_notify (G_OBJECT (t));
   _natter_transfer_set_state (t, state);
   if (reason != NULL)
@@ -363,16 +215,16 @@ job_finish (Job                 *job,
   g_object_thaw_notify (G_OBJECT (t));
   if (state == NATTER_TRANSFER_CANCELLED || state == NATTER_TRANSFER_DECLINED)
     delete_partial (job);
-  t->pending = tell && !send_state (job);
+  t->pending = tell && !_natter_transfer_manager_send_state (job);
   job->final_this_run = tell;
   job_save (job);
   if (state == NATTER_TRANSFER_FAILED)
     g_info ("Transfer %.8s failed: %s", t->id, reason);
 }
 
-static Job *
-add_job (NatterTransferManager *self,
-         NatterTransfer        *transfer)
+Job *
+_natter_transfer_manager_add_job (NatterTransferManager *self,
+                                  NatterTransfer        *transfer)
 {
   Job *job = g_new0 (Job, 1);
 
@@ -383,846 +235,6 @@ add_job (NatterTransferManager *self,
   g_hash_table_insert (self->jobs, transfer->id, job);
   g_list_store_append (self->transfers, transfer);
   return job;
-}
-
-/* ---- sender ---- */
-
-typedef struct
-{
-  char    *path;
-  char    *sha256;
-  guint64  size;
-  gint64   mtime;
-} HashData;
-
-static void
-hash_data_free (HashData *data)
-{
-  g_free (data->path);
-  g_free (data->sha256);
-  g_free (data);
-}
-
-static void
-hash_thread (GTask        *task,
-             gpointer      source,
-             gpointer      task_data,
-             GCancellable *cancellable)
-{
-  HashData *data = task_data;
-  GError *error = NULL;
-
-  if (natter_transfer_hash_file (data->path, cancellable, &data->sha256, &data->size,
-                                 &data->mtime, &error))
-    g_task_return_boolean (task, TRUE);
-  else
-    g_task_return_error (task, error);
-}
-
-static void
-hash_done_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  GTask *task = G_TASK (result);
-  HashData *data = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
-  Job *job = user_data;
-
-  /* Cancelled means the job may be gone: touch nothing. */
-  if (g_cancellable_is_cancelled (g_task_get_cancellable (task)))
-    return;
-  g_clear_object (&job->cancellable);
-  if (!g_task_propagate_boolean (task, &error))
-    {
-      job_finish (job, NATTER_TRANSFER_FAILED, error->message, FALSE);
-      return;
-    }
-  job->transfer->size = data->size;
-  job->transfer->mtime = data->mtime;
-  _natter_transfer_set_sha256 (job->transfer, data->sha256);
-  job_set_state (job, NATTER_TRANSFER_OFFERED);
-  send_offer (job);
-}
-
-static void
-job_start_hash (Job *job)
-{
-  g_autoptr(GTask) task = NULL;
-  HashData *data = g_new0 (HashData, 1);
-
-  data->path = g_strdup (job->transfer->path);
-  job->cancellable = g_cancellable_new ();
-  task = g_task_new (job->manager, job->cancellable, hash_done_cb, job);
-  g_task_set_source_tag (task, job_start_hash);
-  g_task_set_task_data (task, data, (GDestroyNotify) hash_data_free);
-  g_task_run_in_thread (task, hash_thread);
-}
-
-static guint
-count_sending (NatterTransferManager *self)
-{
-  GHashTableIter iter;
-  gpointer value;
-  guint n = 0;
-
-  g_hash_table_iter_init (&iter, self->jobs);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      Job *job = value;
-
-      if (job->channel != NULL && job->transfer->direction == NATTER_TRANSFER_OUTGOING &&
-          job->transfer->state == NATTER_TRANSFER_ACTIVE && !job->end_sent)
-        n++;
-    }
-  return n;
-}
-
-static void
-pump_all (NatterTransferManager *self)
-{
-  g_autoptr(GList) jobs = g_hash_table_get_values (self->jobs);
-
-  for (GList *l = jobs; l != NULL; l = l->next)
-    {
-      Job *job = l->data;
-
-      if (job->channel != NULL && job->transfer->direction == NATTER_TRANSFER_OUTGOING)
-        job_pump (job);
-    }
-}
-
-static void
-channel_low_cb (NatterChannel *channel,
-                Job           *job)
-{
-  /* Windows are shared: when one channel drains, others may have room. */
-  if (count_sending (job->manager) > 1)
-    pump_all (job->manager);
-  else
-    job_pump (job);
-}
-
-static GBytes *
-build_frame (guint8        kind,
-             guint64       offset,
-             guint8      **out_payload,
-             gsize         payload_len)
-{
-  guint8 *frame = g_malloc (NATTER_TRANSFER_HEADER_SIZE + payload_len);
-  guint64 be = GUINT64_TO_BE (offset);
-
-  frame[0] = kind;
-  memcpy (frame + 1, &be, sizeof be);
-  if (out_payload != NULL)
-    *out_payload = frame + NATTER_TRANSFER_HEADER_SIZE;
-  return g_bytes_new_take (frame, NATTER_TRANSFER_HEADER_SIZE + payload_len);
-}
-
-static void
-job_pump (Job *job)
-{
-  NatterTransfer *t = job->transfer;
-  guint64 window;
-
-  if (job->channel == NULL || t->state != NATTER_TRANSFER_ACTIVE ||
-      natter_channel_get_state (job->channel) != NATTER_CHANNEL_OPEN || job->end_sent)
-    return;
-
-  window = MAX (NATTER_TRANSFER_WINDOW / MAX (count_sending (job->manager), 1u),
-                NATTER_TRANSFER_MIN_WINDOW);
-  if (window != job->window)
-    {
-      job->window = window;
-      natter_channel_set_buffered_amount_low_threshold (job->channel, window / 4);
-    }
-
-  while (job->sent < t->size)
-    {
-      gsize len = (gsize) MIN ((guint64) t->chunk, t->size - job->sent);
-      g_autoptr(GBytes) frame = NULL;
-      g_autoptr(GError) error = NULL;
-      guint8 *payload;
-      gsize done = 0;
-
-      if (natter_channel_get_buffered_amount (job->channel) >= window)
-        return;
-
-      frame = build_frame (NATTER_TRANSFER_KIND_DATA, job->sent, &payload, len);
-      while (done < len)
-        {
-          ssize_t n = pread (job->fd, payload + done, len - done, job->sent + done);
-
-          if (n < 0 && errno == EINTR)
-            continue;
-          if (n <= 0)
-            {
-              job_finish (job, NATTER_TRANSFER_FAILED,
-                          n == 0 ? "The file became shorter while it was sent"
-                                 : g_strerror (errno), TRUE);
-              return;
-            }
-          done += n;
-        }
-      if (!natter_channel_send (job->channel, frame, &error))
-        {
-          /* The channel is going away; its close starts the next run. */
-          g_info ("Cannot send data of %.8s: %s", t->id, error->message);
-          return;
-        }
-      job->sent += len;
-      job->manager->bytes_sent += len;
-      _natter_transfer_set_bytes_done (t, job->sent, job->sent == t->size);
-    }
-
-  /* The end marker lets the receiver tell "fewer bytes than announced" from a stall. */
-  {
-    g_autoptr(GBytes) end = build_frame (NATTER_TRANSFER_KIND_END, t->size, NULL, 0);
-    g_autoptr(GError) error = NULL;
-
-    if (natter_channel_send (job->channel, end, &error))
-      job->end_sent = TRUE;
-    else
-      g_info ("Cannot end the data of %.8s: %s", t->id, error->message);
-  }
-}
-
-static void
-channel_state_cb (NatterChannel *channel,
-                  GParamSpec    *pspec,
-                  Job           *job)
-{
-  NatterTransfer *t = job->transfer;
-
-  switch (natter_channel_get_state (channel))
-    {
-    case NATTER_CHANNEL_OPEN:
-      if (t->direction == NATTER_TRANSFER_OUTGOING)
-        job_pump (job);
-      break;
-
-    case NATTER_CHANNEL_CLOSED:
-      /* The connection ended (or the peer closed the run): wait for the next. */
-      job_stop_run (job);
-      if (t->state == NATTER_TRANSFER_ACTIVE)
-        job_set_state (job, NATTER_TRANSFER_ACCEPTED);
-      if (count_sending (job->manager) > 0)
-        pump_all (job->manager);
-      break;
-
-    case NATTER_CHANNEL_CONNECTING:
-    default:
-      break;
-    }
-}
-
-static gboolean
-source_unchanged (Job     *job,
-                  GError **error)
-{
-  NatterTransfer *t = job->transfer;
-  struct stat st;
-
-  if (job->fd < 0)
-    job->fd = g_open (t->path, O_RDONLY | O_CLOEXEC, 0);
-  if (job->fd < 0)
-    {
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
-                   "The file cannot be opened any more: %s", g_strerror (errno));
-      return FALSE;
-    }
-  if (fstat (job->fd, &st) != 0 || (guint64) st.st_size != t->size ||
-      (gint64) st.st_mtim.tv_sec * G_USEC_PER_SEC + st.st_mtim.tv_nsec / 1000 != t->mtime)
-    {
-      g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_FAILED,
-                           "The file changed since it was offered");
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static void
-attach_channel (Job           *job,
-                NatterChannel *channel)
-{
-  job_release_channel (job);
-  job->channel = g_object_ref (channel);
-  job->window = 0;
-  g_signal_connect (channel, "notify::state", G_CALLBACK (channel_state_cb), job);
-}
-
-static void
-sender_handle_accept (Job     *job,
-                      guint64  offset)
-{
-  NatterTransfer *t = job->transfer;
-  g_autoptr(NatterPeerSession) session = NULL;
-  g_autoptr(NatterChannel) channel = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *label = NULL;
-
-  switch (t->state)
-    {
-    case NATTER_TRANSFER_OFFERED:
-    case NATTER_TRANSFER_ACCEPTED:
-    case NATTER_TRANSFER_ACTIVE:
-    case NATTER_TRANSFER_PAUSED:   /* the receiver resumed */
-    case NATTER_TRANSFER_FAILED:   /* the receiver retries */
-      break;
-    case NATTER_TRANSFER_CANCELLED:
-      send_state (job);
-      return;
-    case NATTER_TRANSFER_PREPARING:
-    case NATTER_TRANSFER_DONE:
-    case NATTER_TRANSFER_DECLINED:
-    default:
-      return;
-    }
-
-  job_stop_run (job);
-  if (!source_unchanged (job, &error))
-    {
-      job_finish (job, NATTER_TRANSFER_FAILED, error->message, TRUE);
-      return;
-    }
-  session = link_get_session (job->manager, t->peer_id);
-  label = g_strconcat (LABEL_PREFIX, t->id, NULL);
-  if (session == NULL ||
-      (channel = natter_peer_session_create_channel (session, label, &error)) == NULL)
-    {
-      /* The next connect offers again. */
-      g_info ("Cannot open the data channel of %.8s: %s", t->id,
-              error ? error->message : "not connected");
-      job_stop_run (job);
-      job_set_state (job, NATTER_TRANSFER_ACCEPTED);
-      return;
-    }
-  job->sent = offset;
-  _natter_transfer_set_bytes_done (t, offset, TRUE);
-  job_set_state (job, NATTER_TRANSFER_ACTIVE);
-  attach_channel (job, channel);
-  g_signal_connect (channel, "buffered-amount-low", G_CALLBACK (channel_low_cb), job);
-  job_pump (job);
-}
-
-/* ---- receiver ---- */
-
-static void
-receiver_complete (Job *job)
-{
-  NatterTransfer *t = job->transfer;
-  g_autofree char *digest = natter_partial_digest (job->partial);
-  g_autofree char *dir = g_path_get_dirname (t->partial);
-  g_autofree char *checkpoints = checkpoint_path (job);
-  g_autofree char *final = NULL;
-  g_autoptr(GError) error = NULL;
-
-  g_clear_pointer (&job->partial, natter_partial_free);
-  if (!g_str_equal (digest, t->sha256))
-    {
-      /* Never presented as the file; the partial stays for a retry. */
-      job_finish (job, NATTER_TRANSFER_FAILED,
-                  "The received data does not match the file's SHA-256", TRUE);
-      return;
-    }
-  final = natter_transfer_place_file (t->partial, dir, t->file_name, &error);
-  if (final == NULL)
-    {
-      job_finish (job, NATTER_TRANSFER_FAILED, error->message, TRUE);
-      return;
-    }
-  g_unlink (checkpoints);
-  _natter_transfer_set_path (t, final);
-  _natter_transfer_set_bytes_done (t, t->size, TRUE);
-  job_finish (job, NATTER_TRANSFER_DONE, NULL, TRUE);
-}
-
-static void
-receiver_fail (Job        *job,
-               const char *reason)
-{
-  job_finish (job, NATTER_TRANSFER_FAILED, reason, TRUE);
-}
-
-static void
-channel_message_cb (NatterChannel *channel,
-                    GBytes        *bytes,
-                    Job           *job)
-{
-  NatterTransfer *t = job->transfer;
-  g_autoptr(GError) error = NULL;
-  const guint8 *data;
-  guint64 offset;
-  gsize len;
-
-  data = g_bytes_get_data (bytes, &len);
-  if (t->state == NATTER_TRANSFER_PAUSED)
-    {
-      /* Our pause crossed their data; say it again, once. */
-      if (!job->pause_told)
-        job->pause_told = send_state (job);
-      return;
-    }
-  if (job->partial == NULL || t->state != NATTER_TRANSFER_ACTIVE)
-    return;
-  if (len < NATTER_TRANSFER_HEADER_SIZE)
-    {
-      receiver_fail (job, "The sender sent a malformed data frame");
-      return;
-    }
-  memcpy (&offset, data + 1, sizeof offset);
-  offset = GUINT64_FROM_BE (offset);
-  job->manager->bytes_received += len - NATTER_TRANSFER_HEADER_SIZE;
-
-  switch (data[0])
-    {
-    case NATTER_TRANSFER_KIND_DATA:
-      if (!natter_partial_write (job->partial, offset, data + NATTER_TRANSFER_HEADER_SIZE,
-                                 len - NATTER_TRANSFER_HEADER_SIZE, &error))
-        {
-          receiver_fail (job, error->message);
-          return;
-        }
-      _natter_transfer_set_bytes_done (t, natter_partial_get_offset (job->partial), FALSE);
-      if (t->bytes_done - job->persisted >= NATTER_TRANSFER_PERSIST_INTERVAL)
-        job_persist_offset (job);
-      if (t->bytes_done == t->size)
-        receiver_complete (job);
-      break;
-
-    case NATTER_TRANSFER_KIND_END:
-      if (len != NATTER_TRANSFER_HEADER_SIZE || offset != t->size)
-        receiver_fail (job, "The sender sent a malformed end frame");
-      else if (natter_partial_get_offset (job->partial) < t->size)
-        receiver_fail (job, "The sender ended early: fewer bytes than announced");
-      break;
-
-    default:
-      receiver_fail (job, "The sender sent an unknown data frame");
-    }
-}
-
-typedef struct
-{
-  char          *path;
-  char          *checkpoints;
-  guint64        size;
-  guint          chunk;
-  NatterPartial *partial;
-} VerifyData;
-
-static void
-verify_data_free (VerifyData *data)
-{
-  g_free (data->path);
-  g_free (data->checkpoints);
-  g_clear_pointer (&data->partial, natter_partial_free);
-  g_free (data);
-}
-
-static void
-verify_thread (GTask        *task,
-               gpointer      source,
-               gpointer      task_data,
-               GCancellable *cancellable)
-{
-  VerifyData *data = task_data;
-  GError *error = NULL;
-  g_autofree char *dir = g_path_get_dirname (data->path);
-
-  if (g_mkdir_with_parents (dir, 0755) != 0)
-    {
-      int saved_errno = errno;
-
-      g_task_return_new_error (task, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                               "Cannot create the download folder: %s", g_strerror (saved_errno));
-      return;
-    }
-  data->partial = natter_partial_open (data->path, data->checkpoints, data->size, data->chunk,
-                                       cancellable, &error);
-  if (data->partial == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
-}
-
-static void
-verify_done_cb (GObject      *source,
-                GAsyncResult *result,
-                gpointer      user_data)
-{
-  GTask *task = G_TASK (result);
-  VerifyData *data = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
-  Job *job = user_data;
-  NatterTransfer *t;
-  guint64 offset;
-
-  if (g_cancellable_is_cancelled (g_task_get_cancellable (task)))
-    return;
-  t = job->transfer;
-  g_clear_object (&job->cancellable);
-  if (!g_task_propagate_boolean (task, &error))
-    {
-      receiver_fail (job, error->message);
-      return;
-    }
-  job->partial = g_steal_pointer (&data->partial);
-  offset = natter_partial_get_offset (job->partial);
-  g_debug ("Transfer %.8s: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
-           " bytes on disk verified", t->id, offset, natter_partial_get_found (job->partial));
-  _natter_transfer_set_bytes_done (t, offset, TRUE);
-  job_persist_offset (job);
-  _natter_transfer_emit_verified (t, offset, natter_partial_get_found (job->partial));
-
-  if (offset == t->size)
-    receiver_complete (job);
-  else if (t->state != NATTER_TRANSFER_ACCEPTED || !send_accept (job, offset))
-    g_clear_pointer (&job->partial, natter_partial_free);
-}
-
-/* (Re)starts receiving: re-verify what is on disk, then ask for the rest. */
-static void
-job_start_receive (Job *job)
-{
-  NatterTransfer *t = job->transfer;
-  g_autoptr(GTask) task = NULL;
-  VerifyData *data;
-
-  if (job->cancellable != NULL)
-    return;  /* a verification is running; it asks when done */
-  job_stop_run (job);
-  if (t->state != NATTER_TRANSFER_ACCEPTED)
-    job_set_state (job, NATTER_TRANSFER_ACCEPTED);
-
-  data = g_new0 (VerifyData, 1);
-  data->path = g_strdup (t->partial);
-  data->checkpoints = checkpoint_path (job);
-  data->size = t->size;
-  data->chunk = t->chunk;
-  job->cancellable = g_cancellable_new ();
-  task = g_task_new (job->manager, job->cancellable, verify_done_cb, job);
-  g_task_set_source_tag (task, job_start_receive);
-  g_task_set_task_data (task, data, (GDestroyNotify) verify_data_free);
-  g_task_run_in_thread (task, verify_thread);
-}
-
-static void
-channel_added_cb (NatterPeerSession     *session,
-                  NatterChannel         *channel,
-                  NatterTransferManager *self)
-{
-  const char *label = natter_channel_get_label (channel);
-  const char *id;
-  Job *job;
-
-  if (label == NULL || !g_str_has_prefix (label, LABEL_PREFIX))
-    return;
-  id = label + strlen (LABEL_PREFIX);
-  job = natter_transfer_id_is_valid (id) ? g_hash_table_lookup (self->jobs, id) : NULL;
-  /* Only the peer of an accepted incoming transfer, after we asked. */
-  if (job == NULL || job->transfer->direction != NATTER_TRANSFER_INCOMING ||
-      g_strcmp0 (job->transfer->peer_id, natter_peer_session_get_remote_peer_id (session)) != 0 ||
-      job->partial == NULL ||
-      (job->transfer->state != NATTER_TRANSFER_ACCEPTED &&
-       job->transfer->state != NATTER_TRANSFER_ACTIVE))
-    {
-      g_info ("Closed an unexpected data channel from %.8s…",
-              natter_peer_session_get_remote_peer_id (session));
-      natter_channel_close (channel);
-      return;
-    }
-  attach_channel (job, channel);
-  g_signal_connect (channel, "message", G_CALLBACK (channel_message_cb), job);
-  job_set_state (job, NATTER_TRANSFER_ACTIVE);
-}
-
-static gboolean
-enough_space (const char  *dir,
-              guint64      size,
-              GError     **error)
-{
-  struct statvfs st;
-
-  g_mkdir_with_parents (dir, 0755);
-  if (statvfs (dir, &st) == 0 && (guint64) st.f_bavail * st.f_frsize < size)
-    {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
-                           "Not enough free disk space for this file");
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static void
-receiver_handle_offer (NatterTransferManager *self,
-                       Link                  *link,
-                       JsonObject            *object)
-{
-  g_autoptr(NatterTransferOffer) offer = NULL;
-  g_autoptr(NatterTransfer) t = NULL;
-  g_autoptr(GError) error = NULL;
-  Job *job;
-
-  offer = natter_transfer_offer_parse (object, &error);
-  if (offer == NULL)
-    {
-      g_info ("Refused a file offer from %.8s…: %s", link->peer_id, error->message);
-      return;
-    }
-  job = g_hash_table_lookup (self->jobs, offer->id);
-  if (job != NULL)
-    {
-      NatterTransfer *known = job->transfer;
-
-      if (known->direction != NATTER_TRANSFER_INCOMING ||
-          !g_str_equal (known->peer_id, link->peer_id) || known->size != (guint64) offer->size ||
-          known->chunk != offer->chunk || g_strcmp0 (known->sha256, offer->sha256) != 0)
-        {
-          g_info ("Refused an offer that conflicts with transfer %.8s", offer->id);
-          return;
-        }
-      /* A repeated offer asks where we are. */
-      switch (known->state)
-        {
-        case NATTER_TRANSFER_ACCEPTED:
-        case NATTER_TRANSFER_ACTIVE:
-          job_start_receive (job);
-          break;
-        case NATTER_TRANSFER_OFFERED:
-        case NATTER_TRANSFER_PREPARING:
-          break;
-        case NATTER_TRANSFER_PAUSED:
-        case NATTER_TRANSFER_DONE:
-        case NATTER_TRANSFER_FAILED:
-        case NATTER_TRANSFER_CANCELLED:
-        case NATTER_TRANSFER_DECLINED:
-        default:
-          known->pending = !send_state (job) && known->pending;
-          break;
-        }
-      return;
-    }
-
-  t = _natter_transfer_new ();
-  t->id = g_strdup (offer->id);
-  t->peer_id = g_strdup (link->peer_id);
-  t->conversation = g_strdup (link->conversation);
-  t->author = g_strdup (link->peer_id);
-  t->direction = NATTER_TRANSFER_INCOMING;
-  t->file_name = g_strdup (offer->name);
-  t->mime_type = g_strdup (offer->mime);
-  t->sha256 = g_strdup (offer->sha256);
-  t->size = offer->size;
-  t->chunk = offer->chunk;
-  t->state = NATTER_TRANSFER_OFFERED;
-  t->created_at = g_get_real_time () / 1000;
-  t->hlc_l = offer->hlc_l;
-  t->hlc_c = offer->hlc_c;
-  natter_hlc_receive (self->hlc, (NatterHlcStamp) { offer->hlc_l, offer->hlc_c });
-  if (!natter_store_save_transfer (self->store, t, &error))
-    {
-      g_warning ("Cannot store an offer: %s", error->message);
-      return;
-    }
-  job = add_job (self, t);
-  g_signal_emit (self, signals[TRANSFER_ADDED], 0, t);
-  if (self->auto_accept_dir != NULL && t->state == NATTER_TRANSFER_OFFERED &&
-      !natter_transfer_manager_accept (self, t, self->auto_accept_dir, &error))
-    job_finish (job, NATTER_TRANSFER_FAILED, error->message, TRUE);
-}
-
-/* ---- the control frames' dispatcher ---- */
-
-static gboolean
-check_members (JsonObject  *object,
-               const char  *extra,
-               GError     **error)
-{
-  const char *members[] = { "t", "conv", "op", "id", extra, NULL };
-
-  return natter_json_check_members (object, members, error);
-}
-
-static Link *
-link_for_conversation (NatterTransferManager *self,
-                       const char            *conversation)
-{
-  GHashTableIter iter;
-  gpointer value;
-
-  g_hash_table_iter_init (&iter, self->links);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (g_strcmp0 (((Link *) value)->conversation, conversation) == 0)
-      return value;
-  return NULL;
-}
-
-/* Text from a peer, shown to a person: no control or format characters, bounded. */
-static char *
-clean_text (const char *text)
-{
-  g_autofree char *valid = g_utf8_make_valid (text, -1);
-  GString *clean = g_string_new (NULL);
-
-  for (const char *p = valid; *p != '\0'; p = g_utf8_next_char (p))
-    {
-      gunichar ch = g_utf8_get_char (p);
-      GUnicodeType type = g_unichar_type (ch);
-
-      if (type != G_UNICODE_CONTROL && type != G_UNICODE_FORMAT)
-        g_string_append_unichar (clean, ch);
-    }
-  return g_string_free (clean, FALSE);
-}
-
-static void
-file_frame_cb (NatterChatProtocol    *protocol,
-               const char            *conversation,
-               JsonObject            *object,
-               NatterTransferManager *self)
-{
-  g_autoptr(GError) error = NULL;
-  const char *op = NULL;
-  const char *id = NULL;
-  Link *link = link_for_conversation (self, conversation);
-  const char *peer_id;
-  NatterTransfer *t;
-  gboolean outgoing;
-  Job *job;
-
-  if (link == NULL)
-    return;
-  peer_id = link->peer_id;
-  if (!natter_json_get_string (object, "op", TRUE, OP_MAX, &op, &error) ||
-      !natter_json_get_string (object, "id", TRUE, NATTER_TRANSFER_ID_LENGTH, &id, &error))
-    goto refused;
-
-  if (g_str_equal (op, "offer"))
-    {
-      receiver_handle_offer (self, link, object);
-      return;
-    }
-
-  job = g_hash_table_lookup (self->jobs, id);
-  /* A peer only ever speaks about its own transfers with us. */
-  if (job == NULL || !g_str_equal (job->transfer->peer_id, peer_id))
-    {
-      g_info ("Ignored \"%s\" for an unknown transfer from %.8s…", op, peer_id);
-      return;
-    }
-  t = job->transfer;
-  outgoing = t->direction == NATTER_TRANSFER_OUTGOING;
-  g_debug ("Transfer %.8s: received %s while %s", t->id, op,
-           natter_transfer_state_to_string (t->state));
-
-  if (g_str_equal (op, "accept") && outgoing)
-    {
-      gint64 offset = 0;
-
-      if (!check_members (object, "offset", &error) ||
-          !natter_json_get_int (object, "offset", TRUE, 0, (gint64) t->size, &offset, &error))
-        goto refused;
-      if (offset % t->chunk != 0 && (guint64) offset != t->size)
-        {
-          g_set_error_literal (&error, NATTER_ERROR, NATTER_ERROR_INVALID_INPUT,
-                               "offset not on a chunk boundary");
-          goto refused;
-        }
-      job->resume_pending = FALSE;
-      sender_handle_accept (job, offset);
-    }
-  else if (g_str_equal (op, "done") && outgoing)
-    {
-      const char *sha256 = NULL;
-
-      if (!check_members (object, "sha256", &error) ||
-          !natter_json_get_string (object, "sha256", TRUE, 64, &sha256, &error))
-        goto refused;
-      if (g_strcmp0 (sha256, t->sha256) != 0)
-        job_finish (job, NATTER_TRANSFER_FAILED, "The receiver saved a different file", FALSE);
-      else if (t->state != NATTER_TRANSFER_DONE)
-        {
-          _natter_transfer_set_bytes_done (t, t->size, TRUE);
-          job_finish (job, NATTER_TRANSFER_DONE, NULL, FALSE);
-        }
-    }
-  else if (g_str_equal (op, "fail"))
-    {
-      const char *reason = NULL;
-      g_autofree char *text = NULL;
-
-      if (!check_members (object, "reason", &error) ||
-          !natter_json_get_string (object, "reason", TRUE, NATTER_TRANSFER_REASON_MAX, &reason,
-                                   &error))
-        goto refused;
-      if (natter_transfer_state_is_final (t->state))
-        return;
-      {
-        g_autofree char *clean = clean_text (reason);
-
-        text = g_strdup_printf ("The peer reported: %s", clean);
-      }
-      job_finish (job, NATTER_TRANSFER_FAILED, text, FALSE);
-    }
-  else if (g_str_equal (op, "decline") && outgoing)
-    {
-      if (!check_members (object, NULL, &error))
-        goto refused;
-      if (!natter_transfer_state_is_final (t->state))
-        job_finish (job, NATTER_TRANSFER_DECLINED, NULL, FALSE);
-    }
-  else if (g_str_equal (op, "cancel"))
-    {
-      if (!check_members (object, NULL, &error))
-        goto refused;
-      if (!natter_transfer_state_is_final (t->state))
-        job_finish (job, NATTER_TRANSFER_CANCELLED, NULL, FALSE);
-    }
-  else if (g_str_equal (op, "pause"))
-    {
-      if (!check_members (object, NULL, &error))
-        goto refused;
-      /* A pause from before our resume reached them (their answer to our
-       * offer, or a connection that died with our resume on it): the resume
-       * that follows it wins. */
-      if (outgoing && job->resume_pending)
-        return;
-      if (t->state == NATTER_TRANSFER_ACCEPTED || t->state == NATTER_TRANSFER_ACTIVE ||
-          t->state == NATTER_TRANSFER_OFFERED)
-        {
-          job_stop_run (job);
-          job->paused_locally = FALSE;
-          job_set_state (job, NATTER_TRANSFER_PAUSED);
-        }
-    }
-  else if (g_str_equal (op, "resume") && !outgoing)
-    {
-      if (!check_members (object, NULL, &error))
-        goto refused;
-      if (t->state == NATTER_TRANSFER_FAILED)
-        {
-          /* A retry after a failed check starts over: the data on disk did not verify. */
-          g_autofree char *checkpoints = checkpoint_path (job);
-
-          g_unlink (checkpoints);
-        }
-      if (t->state == NATTER_TRANSFER_PAUSED || t->state == NATTER_TRANSFER_FAILED)
-        {
-          job_set_state (job, NATTER_TRANSFER_ACCEPTED);
-          job_start_receive (job);
-        }
-    }
-  else
-    {
-      g_set_error (&error, NATTER_ERROR, NATTER_ERROR_INVALID_INPUT,
-                   "\"%s\" is not valid for this transfer", op);
-      goto refused;
-    }
-  return;
-
-refused:
-  g_info ("Refused a file frame from %.8s…: %s", peer_id, error->message);
 }
 
 /* ---- GObject ---- */
@@ -1277,6 +289,14 @@ natter_transfer_manager_class_init (NatterTransferManagerClass *klass)
                                           G_TYPE_NONE, 1, NATTER_TYPE_TRANSFER);
 }
 
+/* The receiver emits it for an offer that arrived. */
+void
+_natter_transfer_manager_emit_transfer_added (NatterTransferManager *self,
+                                              NatterTransfer        *transfer)
+{
+  g_signal_emit (self, signals[TRANSFER_ADDED], 0, transfer);
+}
+
 static void
 natter_transfer_manager_init (NatterTransferManager *self)
 {
@@ -1305,11 +325,11 @@ load_transfers (NatterTransferManager *self)
       /* Nothing runs before the next connect. */
       if (t->state == NATTER_TRANSFER_ACTIVE)
         t->state = NATTER_TRANSFER_ACCEPTED;
-      job = add_job (self, t);
+      job = _natter_transfer_manager_add_job (self, t);
       /* Who paused is not stored: keep it paused until someone resumes. */
       job->paused_locally = t->state == NATTER_TRANSFER_PAUSED;
       if (t->state == NATTER_TRANSFER_PREPARING && !natter_store_is_read_only (self->store))
-        job_start_hash (job);
+        _natter_transfer_manager_job_start_hash (job);
     }
 }
 
@@ -1373,11 +393,13 @@ natter_transfer_manager_attach (NatterTransferManager *self,
   hooked = g_weak_ref_get (&link->session);
   if (hooked != session)
     {
-      g_signal_connect_object (session, "channel-added", G_CALLBACK (channel_added_cb), self, 0);
+      g_signal_connect_object (session, "channel-added",
+                               G_CALLBACK (_natter_transfer_manager_channel_added_cb), self, 0);
       g_weak_ref_set (&link->session, session);
     }
   g_weak_ref_set (&link->protocol, protocol);
-  g_signal_connect_object (protocol, "file-frame", G_CALLBACK (file_frame_cb), self, 0);
+  g_signal_connect_object (protocol, "file-frame",
+                           G_CALLBACK (_natter_transfer_manager_file_frame_cb), self, 0);
 
   /* Senders drive resumption: offer again, the receiver answers from its state. */
   jobs = g_hash_table_get_values (self->jobs);
@@ -1396,7 +418,7 @@ natter_transfer_manager_attach (NatterTransferManager *self,
         {
           gboolean was_pending = t->pending;
 
-          t->pending = !send_state (job);
+          t->pending = !_natter_transfer_manager_send_state (job);
           if (was_pending && !t->pending)
             job_save (job);
           continue;
@@ -1408,16 +430,16 @@ natter_transfer_manager_attach (NatterTransferManager *self,
         case NATTER_TRANSFER_OFFERED:
         case NATTER_TRANSFER_ACCEPTED:
         case NATTER_TRANSFER_ACTIVE:
-          send_offer (job);
+          _natter_transfer_manager_send_offer (job);
           if (job->resume_pending)
-            send_control (job, "resume", NULL);
+            _natter_transfer_manager_send_control (job, "resume", NULL);
           break;
         case NATTER_TRANSFER_PAUSED:
           /* Our own pause stands; theirs they still know (the offer asks). */
           if (job->paused_locally)
-            send_state (job);
+            _natter_transfer_manager_send_state (job);
           else
-            send_offer (job);
+            _natter_transfer_manager_send_offer (job);
           break;
         case NATTER_TRANSFER_PREPARING:
         case NATTER_TRANSFER_DONE:
@@ -1526,9 +548,9 @@ natter_transfer_manager_send_file (NatterTransferManager  *self,
   if (!natter_store_save_transfer (self->store, t, error))
     return NULL;
 
-  job = add_job (self, t);
+  job = _natter_transfer_manager_add_job (self, t);
   g_signal_emit (self, signals[TRANSFER_ADDED], 0, t);
-  job_start_hash (job);
+  _natter_transfer_manager_job_start_hash (job);
   return g_steal_pointer (&t);
 }
 
@@ -1580,7 +602,7 @@ natter_transfer_manager_accept (NatterTransferManager  *self,
   if (transfer->direction != NATTER_TRANSFER_INCOMING || transfer->state != NATTER_TRANSFER_OFFERED)
     return refuse_in_state (transfer, "accept", error);
   dir = directory ? directory : self->download_dir;
-  if (!enough_space (dir, transfer->size, error))
+  if (!_natter_transfer_manager_enough_space (dir, transfer->size, error))
     return FALSE;
 
   /* Beside its final place (same file system, so the rename is atomic),
@@ -1588,9 +610,9 @@ natter_transfer_manager_accept (NatterTransferManager  *self,
   partial_name = g_strdup_printf ("%.200s.%.8s.part", transfer->file_name, transfer->id);
   g_free (transfer->partial);
   transfer->partial = g_build_filename (dir, partial_name, NULL);
-  job_set_state (job, NATTER_TRANSFER_ACCEPTED);
+  _natter_transfer_manager_job_set_state (job, NATTER_TRANSFER_ACCEPTED);
   if (is_connected (self, transfer->peer_id))
-    job_start_receive (job);
+    _natter_transfer_manager_job_start_receive (job);
   return TRUE;
 }
 
@@ -1605,7 +627,7 @@ natter_transfer_manager_decline (NatterTransferManager  *self,
     return FALSE;
   if (transfer->direction != NATTER_TRANSFER_INCOMING || transfer->state != NATTER_TRANSFER_OFFERED)
     return refuse_in_state (transfer, "decline", error);
-  job_finish (job, NATTER_TRANSFER_DECLINED, NULL, TRUE);
+  _natter_transfer_manager_job_finish (job, NATTER_TRANSFER_DECLINED, NULL, TRUE);
   return TRUE;
 }
 
@@ -1620,12 +642,12 @@ natter_transfer_manager_pause (NatterTransferManager  *self,
     return FALSE;
   if (transfer->state != NATTER_TRANSFER_ACCEPTED && transfer->state != NATTER_TRANSFER_ACTIVE)
     return refuse_in_state (transfer, "pause", error);
-  job_stop_run (job);
+  _natter_transfer_manager_job_stop_run (job);
   job->paused_locally = TRUE;
   job->resume_pending = FALSE;
-  job_set_state (job, NATTER_TRANSFER_PAUSED);
+  _natter_transfer_manager_job_set_state (job, NATTER_TRANSFER_PAUSED);
   /* If the peer cannot hear it now, the next connect tells it. */
-  send_state (job);
+  _natter_transfer_manager_send_state (job);
   return TRUE;
 }
 
@@ -1656,27 +678,27 @@ natter_transfer_manager_resume (NatterTransferManager  *self,
         return refuse_in_state (transfer, "resume", error);
       if (failed)
         {
-          g_autofree char *checkpoints = checkpoint_path (job);
+          g_autofree char *checkpoints = _natter_transfer_manager_checkpoint_path (job);
 
           g_unlink (checkpoints);
         }
-      job_set_state (job, NATTER_TRANSFER_ACCEPTED);
+      _natter_transfer_manager_job_set_state (job, NATTER_TRANSFER_ACCEPTED);
       /* Our "accept" is what resumes the sender. */
       if (is_connected (self, transfer->peer_id))
-        job_start_receive (job);
+        _natter_transfer_manager_job_start_receive (job);
       return TRUE;
     }
 
   if (transfer->sha256 == NULL)
     {
-      job_set_state (job, NATTER_TRANSFER_PREPARING);
-      job_start_hash (job);
+      _natter_transfer_manager_job_set_state (job, NATTER_TRANSFER_PREPARING);
+      _natter_transfer_manager_job_start_hash (job);
       return TRUE;
     }
-  job_set_state (job, NATTER_TRANSFER_ACCEPTED);
+  _natter_transfer_manager_job_set_state (job, NATTER_TRANSFER_ACCEPTED);
   /* Until their "accept" arrives, every connect says it again. */
   job->resume_pending = TRUE;
-  send_control (job, "resume", NULL);
+  _natter_transfer_manager_send_control (job, "resume", NULL);
   return TRUE;
 }
 
@@ -1691,7 +713,7 @@ natter_transfer_manager_cancel (NatterTransferManager  *self,
     return FALSE;
   if (natter_transfer_state_is_final (transfer->state))
     return refuse_in_state (transfer, "cancel", error);
-  job_finish (job, NATTER_TRANSFER_CANCELLED, NULL, TRUE);
+  _natter_transfer_manager_job_finish (job, NATTER_TRANSFER_CANCELLED, NULL, TRUE);
   return TRUE;
 }
 
