@@ -1,4 +1,5 @@
 /* test-signaling-url.c: broker URL parsing and the type → topic map of NatterSignaling. */
+#include "natter-broker-url.h"
 #include "natter-error.h"
 #include "natter-signaling.h"
 
@@ -33,7 +34,7 @@ test_valid_urls (void)
       gboolean tls = !cases[i].tls;
 
       g_test_message ("%s", cases[i].url);
-      g_assert_true (natter_signaling_parse_broker_url (cases[i].url, &host, &port, &tls, &error));
+      g_assert_true (natter_broker_url_parse (cases[i].url, &host, &port, &tls, &error));
       g_assert_no_error (error);
       g_assert_cmpstr (host, ==, cases[i].host);
       g_assert_cmpuint (port, ==, cases[i].port);
@@ -73,7 +74,7 @@ test_invalid_urls (void)
       guint16 port = 7;
 
       g_test_message ("%s", cases[i]);
-      g_assert_false (natter_signaling_parse_broker_url (cases[i], &host, &port, NULL, &error));
+      g_assert_false (natter_broker_url_parse (cases[i], &host, &port, NULL, &error));
       g_assert_error (error, NATTER_ERROR, NATTER_ERROR_INVALID_INPUT);
       g_assert_null (host);
       g_assert_cmpuint (port, ==, 7);
@@ -82,9 +83,28 @@ test_invalid_urls (void)
   {
     g_autoptr(GError) error = NULL;
 
-    g_assert_false (natter_signaling_parse_broker_url (NULL, NULL, NULL, NULL, &error));
+    g_assert_false (natter_broker_url_parse (NULL, NULL, NULL, NULL, &error));
     g_assert_error (error, NATTER_ERROR, NATTER_ERROR_INVALID_INPUT);
   }
+}
+
+/* natter_signaling_parse_broker_url() stays for existing callers. */
+static void
+test_signaling_wrapper (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *host = NULL;
+  guint16 port = 0;
+  gboolean tls = TRUE;
+
+  g_assert_true (natter_signaling_parse_broker_url ("mqtt://[::1]:1884", &host, &port, &tls, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (host, ==, "::1");
+  g_assert_cmpuint (port, ==, 1884);
+  g_assert_false (tls);
+
+  g_assert_false (natter_signaling_parse_broker_url (NULL, NULL, NULL, NULL, &error));
+  g_assert_error (error, NATTER_ERROR, NATTER_ERROR_INVALID_INPUT);
 }
 
 static void
@@ -173,6 +193,7 @@ main (int   argc,
 
   g_test_add_func ("/signaling/url/valid", test_valid_urls);
   g_test_add_func ("/signaling/url/invalid", test_invalid_urls);
+  g_test_add_func ("/signaling/url/wrapper", test_signaling_wrapper);
   g_test_add_func ("/signaling/set-broker", test_set_broker);
   g_test_add_func ("/signaling/topic-for-type", test_topic_for_type);
   g_test_add_func ("/signaling/send-refuses-bad-input", test_send_refuses_bad_input);
