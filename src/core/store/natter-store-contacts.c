@@ -24,7 +24,8 @@ natter_store_save_contact (NatterStore    *self,
   g_return_val_if_fail (NATTER_IS_CONTACT (contact), FALSE);
 
   stmt = _natter_store_prepare (self,
-                                "INSERT INTO contacts (peer_id, name, state, verified, created_at, last_seen) "
+                                "INSERT INTO contacts "
+                                "(peer_id, name, state, verified, created_at, last_seen) "
                                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
                                 "ON CONFLICT (peer_id) DO UPDATE SET "
                                 "  name = excluded.name, state = excluded.state, "
@@ -59,12 +60,15 @@ natter_store_load_contact (NatterStore  *self,
   STORE_ENTER (self, NULL);
   g_return_val_if_fail (peer_id != NULL, NULL);
 
-  stmt = _natter_store_prepare (self, "SELECT " CONTACT_COLUMNS " FROM contacts WHERE peer_id = ?1", error);
+  stmt = _natter_store_prepare (self,
+                                "SELECT " CONTACT_COLUMNS " FROM contacts WHERE peer_id = ?1",
+                                error);
   if (stmt == NULL)
     return NULL;
   _natter_store_bind_text (stmt, 1, peer_id);
 
-  return _natter_store_fetch_one (self, stmt, _natter_store_contact_from_row, "Could not load the contact", error);
+  return _natter_store_fetch_one (self, stmt, _natter_store_contact_from_row,
+                                  "Could not load the contact", error);
 }
 
 /**
@@ -82,12 +86,14 @@ natter_store_list_contacts (NatterStore  *self,
   STORE_ENTER (self, NULL);
 
   stmt = _natter_store_prepare (self,
-                                "SELECT " CONTACT_COLUMNS " FROM contacts ORDER BY created_at, peer_id",
+                                "SELECT " CONTACT_COLUMNS " FROM contacts "
+                                "ORDER BY created_at, peer_id",
                                 error);
   if (stmt == NULL)
     return NULL;
 
-  return _natter_store_collect (self, stmt, _natter_store_contact_from_row, "Could not list contacts", error);
+  return _natter_store_collect (self, stmt, _natter_store_contact_from_row,
+                                "Could not list contacts", error);
 }
 
 /**
@@ -105,7 +111,8 @@ natter_store_delete_contact (NatterStore  *self,
   STORE_ENTER (self, FALSE);
   g_return_val_if_fail (peer_id != NULL, FALSE);
 
-  if ((stmt = _natter_store_prepare (self, "DELETE FROM contacts WHERE peer_id = ?1", error)) == NULL)
+  if ((stmt = _natter_store_prepare (self, "DELETE FROM contacts WHERE peer_id = ?1",
+                                     error)) == NULL)
     return FALSE;
   _natter_store_bind_text (stmt, 1, peer_id);
 

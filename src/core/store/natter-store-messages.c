@@ -41,7 +41,8 @@ natter_store_add_message (NatterStore    *self,
     }
 
   stmt = _natter_store_prepare (self,
-                                "INSERT INTO messages (id, conversation, author, seq, hlc_l, hlc_c, "
+                                "INSERT INTO messages "
+                                "(id, conversation, author, seq, hlc_l, hlc_c, "
                                 "  body, reply_to, state, late, received_at) "
                                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
                                 "ON CONFLICT (id) DO NOTHING",
@@ -104,7 +105,9 @@ natter_store_set_message_state (NatterStore         *self,
   if (out_changed != NULL)
     *out_changed = FALSE;
 
-  stmt = _natter_store_prepare (self, "UPDATE messages SET state = ?2 WHERE id = ?1 AND state < ?2", error);
+  stmt = _natter_store_prepare (self,
+                                "UPDATE messages SET state = ?2 WHERE id = ?1 AND state < ?2",
+                                error);
   if (stmt == NULL)
     return FALSE;
   _natter_store_bind_text (stmt, 1, id);
@@ -134,12 +137,15 @@ natter_store_get_message (NatterStore  *self,
   STORE_ENTER (self, NULL);
   g_return_val_if_fail (id != NULL, NULL);
 
-  stmt = _natter_store_prepare (self, "SELECT " MESSAGE_COLUMNS " FROM messages AS m WHERE m.id = ?1", error);
+  stmt = _natter_store_prepare (self,
+                                "SELECT " MESSAGE_COLUMNS " FROM messages AS m WHERE m.id = ?1",
+                                error);
   if (stmt == NULL)
     return NULL;
   _natter_store_bind_text (stmt, 1, id);
 
-  return _natter_store_fetch_one (self, stmt, _natter_store_message_from_row, "Could not load the message", error);
+  return _natter_store_fetch_one (self, stmt, _natter_store_message_from_row,
+                                  "Could not load the message", error);
 }
 
 /**
@@ -158,12 +164,15 @@ natter_store_get_message_by_rowid (NatterStore  *self,
 
   STORE_ENTER (self, NULL);
 
-  stmt = _natter_store_prepare (self, "SELECT " MESSAGE_COLUMNS " FROM messages AS m WHERE m.num = ?1", error);
+  stmt = _natter_store_prepare (self,
+                                "SELECT " MESSAGE_COLUMNS " FROM messages AS m WHERE m.num = ?1",
+                                error);
   if (stmt == NULL)
     return NULL;
   sqlite3_bind_int64 (stmt, 1, rowid);
 
-  return _natter_store_fetch_one (self, stmt, _natter_store_message_from_row, "Could not load the message", error);
+  return _natter_store_fetch_one (self, stmt, _natter_store_message_from_row,
+                                  "Could not load the message", error);
 }
 
 /**
@@ -182,7 +191,8 @@ natter_store_get_message_rowid (NatterStore  *self,
   STORE_ENTER (self, -1);
   g_return_val_if_fail (id != NULL, -1);
 
-  if ((stmt = _natter_store_prepare (self, "SELECT num FROM messages WHERE id = ?1", error)) == NULL)
+  if ((stmt = _natter_store_prepare (self, "SELECT num FROM messages WHERE id = ?1",
+                                     error)) == NULL)
     return -1;
   _natter_store_bind_text (stmt, 1, id);
 
@@ -271,7 +281,8 @@ natter_store_get_last_message (NatterStore  *self,
     return NULL;
   _natter_store_bind_text (stmt, 1, conversation);
 
-  return _natter_store_fetch_one (self, stmt, _natter_store_message_from_row, "Could not load the message", error);
+  return _natter_store_fetch_one (self, stmt, _natter_store_message_from_row,
+                                  "Could not load the message", error);
 }
 
 /**
@@ -297,7 +308,8 @@ natter_store_list_messages (NatterStore  *self,
 
   stmt = _natter_store_prepare (self,
                                 "SELECT " MESSAGE_COLUMNS " FROM messages AS m "
-                                "WHERE m.conversation = ?1 ORDER BY " DISPLAY_ORDER " LIMIT ?3 OFFSET ?2",
+                                "WHERE m.conversation = ?1 ORDER BY " DISPLAY_ORDER " "
+                                "LIMIT ?3 OFFSET ?2",
                                 error);
   if (stmt == NULL)
     return NULL;
@@ -305,7 +317,8 @@ natter_store_list_messages (NatterStore  *self,
   sqlite3_bind_int64 (stmt, 2, offset);
   sqlite3_bind_int64 (stmt, 3, limit);
 
-  return _natter_store_collect (self, stmt, _natter_store_message_from_row, "Could not list messages", error);
+  return _natter_store_collect (self, stmt, _natter_store_message_from_row,
+                                "Could not list messages", error);
 }
 
 /**
@@ -452,7 +465,8 @@ natter_store_search (NatterStore  *self,
   stmt = _natter_store_prepare (self,
                                 "SELECT " MESSAGE_COLUMNS " FROM messages_fts "
                                 "JOIN messages AS m ON m.num = messages_fts.rowid "
-                                "WHERE messages_fts MATCH ?2 AND (?1 IS NULL OR m.conversation = ?1) "
+                                "WHERE messages_fts MATCH ?2 "
+                                "AND (?1 IS NULL OR m.conversation = ?1) "
                                 "ORDER BY " DISPLAY_ORDER_DESC " LIMIT ?3",
                                 error);
   if (stmt == NULL)
@@ -461,7 +475,8 @@ natter_store_search (NatterStore  *self,
   _natter_store_bind_text (stmt, 2, fts_query);
   sqlite3_bind_int64 (stmt, 3, limit);
 
-  results = _natter_store_collect (self, stmt, _natter_store_message_from_row, "Could not search", error);
+  results = _natter_store_collect (self, stmt, _natter_store_message_from_row,
+                                   "Could not search", error);
 
   /* Newest first was only to apply the limit. */
   if (results != NULL)

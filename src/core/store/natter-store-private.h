@@ -1,4 +1,4 @@
-/* natter-store-private.h: NatterStore's struct and the helpers its natter-store-*.c pieces share. */
+/* natter-store-private.h: NatterStore's struct and the helpers its natter-store-*.c share. */
 #pragma once
 
 #include <sqlite3.h>

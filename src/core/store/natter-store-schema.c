@@ -175,7 +175,8 @@ _natter_store_get_user_version (NatterStore  *self,
 
   if (stmt == NULL)
     return FALSE;
-  if ((version = _natter_store_step_int64 (self, stmt, 0, "Could not read the schema version", error)) < 0)
+  if ((version = _natter_store_step_int64 (self, stmt, 0, "Could not read the schema version",
+                                           error)) < 0)
     return FALSE;
 
   *out_version = (int)version;

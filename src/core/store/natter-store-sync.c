@@ -55,7 +55,8 @@ natter_store_version_vector (NatterStore  *self,
   stmt = _natter_store_prepare (self,
                                 "SELECT author, max(seq) FROM ("
                                 "  SELECT author, seq,"
-                                "    seq - row_number () OVER (PARTITION BY author ORDER BY seq) AS gap"
+                                "    seq - row_number ()"
+                                " OVER (PARTITION BY author ORDER BY seq) AS gap"
                                 "  FROM messages WHERE conversation = ?1"
                                 ") WHERE gap = 0 GROUP BY author",
                                 error);
@@ -120,7 +121,8 @@ natter_store_messages_from (NatterStore  *self,
   sqlite3_bind_int64 (stmt, 3, from_seq);
   sqlite3_bind_int64 (stmt, 4, limit);
 
-  return _natter_store_collect (self, stmt, _natter_store_message_from_row, "Could not list messages", error);
+  return _natter_store_collect (self, stmt, _natter_store_message_from_row,
+                                "Could not list messages", error);
 }
 
 static gboolean
@@ -161,7 +163,8 @@ natter_store_missing_seqs (NatterStore  *self,
 
   stmt = _natter_store_prepare (self,
                                 "SELECT seq FROM messages "
-                                "WHERE conversation = ?1 AND author = ?2 AND seq <= ?3 ORDER BY seq",
+                                "WHERE conversation = ?1 AND author = ?2 AND seq <= ?3 "
+                                "ORDER BY seq",
                                 error);
   if (stmt == NULL)
     return NULL;
@@ -231,7 +234,8 @@ natter_store_messages_in_state (NatterStore         *self,
   _natter_store_bind_text (stmt, 2, author);
   sqlite3_bind_int (stmt, 3, state);
 
-  return _natter_store_collect (self, stmt, _natter_store_message_from_row, "Could not list messages", error);
+  return _natter_store_collect (self, stmt, _natter_store_message_from_row,
+                                "Could not list messages", error);
 }
 
 /**

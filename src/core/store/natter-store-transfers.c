@@ -64,10 +64,12 @@ natter_store_save_transfer (NatterStore     *self,
 
   stmt = _natter_store_prepare (self,
                                 "INSERT INTO transfers (" TRANSFER_COLUMNS ") "
-                                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+                                "VALUES "
+                                "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
                                 "        ?15, ?16, ?17, ?18, ?19, ?20) "
                                 "ON CONFLICT (id) DO UPDATE SET "
-                                "  size = excluded.size, sha256 = excluded.sha256, state = excluded.state, "
+                                "  size = excluded.size, sha256 = excluded.sha256,"
+                                " state = excluded.state, "
                                 "  verified = excluded.verified, path = excluded.path, "
                                 "  partial = excluded.partial, mtime = excluded.mtime, "
                                 "  error = excluded.error, pending = excluded.pending",
@@ -135,12 +137,15 @@ natter_store_load_transfer (NatterStore  *self,
   STORE_ENTER (self, NULL);
   g_return_val_if_fail (id != NULL, NULL);
 
-  stmt = _natter_store_prepare (self, "SELECT " TRANSFER_COLUMNS " FROM transfers WHERE id = ?1", error);
+  stmt = _natter_store_prepare (self,
+                                "SELECT " TRANSFER_COLUMNS " FROM transfers WHERE id = ?1",
+                                error);
   if (stmt == NULL)
     return NULL;
   _natter_store_bind_text (stmt, 1, id);
 
-  return _natter_store_fetch_one (self, stmt, transfer_from_row, "Could not load the transfer", error);
+  return _natter_store_fetch_one (self, stmt, transfer_from_row, "Could not load the transfer",
+                                  error);
 }
 
 /**
@@ -158,12 +163,15 @@ natter_store_get_transfer_by_rowid (NatterStore  *self,
 
   STORE_ENTER (self, NULL);
 
-  stmt = _natter_store_prepare (self, "SELECT " TRANSFER_COLUMNS " FROM transfers WHERE num = ?1", error);
+  stmt = _natter_store_prepare (self,
+                                "SELECT " TRANSFER_COLUMNS " FROM transfers WHERE num = ?1",
+                                error);
   if (stmt == NULL)
     return NULL;
   sqlite3_bind_int64 (stmt, 1, rowid);
 
-  return _natter_store_fetch_one (self, stmt, transfer_from_row, "Could not load the transfer", error);
+  return _natter_store_fetch_one (self, stmt, transfer_from_row, "Could not load the transfer",
+                                  error);
 }
 
 /**
@@ -182,11 +190,13 @@ natter_store_list_transfers (NatterStore  *self,
 
   if (conversation != NULL)
     stmt = _natter_store_prepare (self,
-                                  "SELECT " TRANSFER_COLUMNS " FROM transfers WHERE conversation = ?1 "
+                                  "SELECT " TRANSFER_COLUMNS " FROM transfers "
+                                  "WHERE conversation = ?1 "
                                   "ORDER BY num",
                                   error);
   else
-    stmt = _natter_store_prepare (self, "SELECT " TRANSFER_COLUMNS " FROM transfers ORDER BY num", error);
+    stmt = _natter_store_prepare (self, "SELECT " TRANSFER_COLUMNS " FROM transfers ORDER BY num",
+                                  error);
   if (stmt == NULL)
     return NULL;
   if (conversation != NULL)

@@ -1,4 +1,4 @@
-/* natter-store.c: the NatterStore object: opening and closing the history, transactions, metadata. */
+/* natter-store.c: the NatterStore object: opening, closing, transactions and metadata. */
 #define G_LOG_DOMAIN "natter-store"
 
 #include "natter-store-private.h"
@@ -116,7 +116,8 @@ store_probe (NatterStore  *self,
   g_autoptr(StoreStmt) stmt = NULL;
   GError *local_error = NULL;
 
-  if ((stmt = _natter_store_prepare (self, "SELECT count(*) FROM sqlite_master", &local_error)) == NULL ||
+  if ((stmt = _natter_store_prepare (self, "SELECT count(*) FROM sqlite_master",
+                                     &local_error)) == NULL ||
       _natter_store_step_int64 (self, stmt, 0, "Could not read the schema", &local_error) < 0 ||
       !_natter_store_get_user_version (self, out_version, &local_error))
     return store_fail_open (self, local_error, error);
@@ -257,7 +258,8 @@ natter_store_open (const char        *path,
    * crashes; only a power cut may lose the last commits.  The size limit
    * shrinks the WAL back after a large reconciliation. */
   if (!store_enable_wal (self, error) ||
-      !_natter_store_exec (self, "PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = 8388608", error) ||
+      !_natter_store_exec (self, "PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = 8388608",
+                           error) ||
       !_natter_store_migrate (self, error))
     return NULL;
 
