@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -28,6 +29,9 @@
 #define NEW_REQUEST_BURST       10
 #define NEW_REQUEST_INTERVAL_US (6 * G_USEC_PER_SEC)
 #define MAX_PENDING_REQUESTS    64
+/* Profile metadata key: the broker password stays with the account it
+ * belongs to, in the 0700 profile directory, never in dconf. */
+#define BROKER_PASSWORD_KEY "broker-password"
 
 typedef struct
 {
@@ -67,6 +71,8 @@ struct _NatterClient
 enum {
   PROP_0,
   PROP_SIGNALING_STATE,
+  PROP_SIGNALING_NEXT_RETRY,
+  PROP_SIGNALING_LAST_ERROR,
   N_PROPS
 };
 
@@ -80,6 +86,7 @@ enum {
   TYPING,
   SYNCED,
   TRANSFER_ADDED,
+  BROKER_PASSWORD_CHANGED,
   N_SIGNALS
 };
 
@@ -866,6 +873,23 @@ signaling_state_cb (NatterClient    *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SIGNALING_STATE]);
 }
 
+/* NatterSignaling notifies only real changes; so do these. */
+static void
+signaling_next_retry_cb (NatterClient    *self,
+                         GParamSpec      *pspec,
+                         NatterSignaling *signaling)
+{
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SIGNALING_NEXT_RETRY]);
+}
+
+static void
+signaling_last_error_cb (NatterClient    *self,
+                         GParamSpec      *pspec,
+                         NatterSignaling *signaling)
+{
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SIGNALING_LAST_ERROR]);
+}
+
 /* ---- GObject ---- */
 
 static void
@@ -920,6 +944,12 @@ natter_client_get_property (GObject    *object,
       g_value_set_enum (value, self->signaling ? natter_signaling_get_state (self->signaling)
                                                : NATTER_SIGNALING_DISCONNECTED);
       break;
+    case PROP_SIGNALING_NEXT_RETRY:
+      g_value_set_int64 (value, natter_client_get_signaling_next_retry (self));
+      break;
+    case PROP_SIGNALING_LAST_ERROR:
+      g_value_set_string (value, natter_client_get_signaling_last_error (self));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -938,6 +968,26 @@ natter_client_class_init (NatterClientClass *klass)
     g_param_spec_enum ("signaling-state", NULL, NULL,
                        NATTER_TYPE_SIGNALING_STATE, NATTER_SIGNALING_DISCONNECTED,
                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  /**
+   * NatterClient:signaling-next-retry:
+   *
+   * g_get_monotonic_time() of the next attempt to reach the broker, or 0
+   * when none is scheduled (NatterSignaling:next-retry).
+   */
+  properties[PROP_SIGNALING_NEXT_RETRY] =
+    g_param_spec_int64 ("signaling-next-retry", NULL, NULL,
+                        0, G_MAXINT64, 0,
+                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  /**
+   * NatterClient:signaling-last-error:
+   *
+   * Why the last attempt to reach the broker failed, in words for the user;
+   * %NULL while connected or before the first failure
+   * (NatterSignaling:last-error).
+   */
+  properties[PROP_SIGNALING_LAST_ERROR] =
+    g_param_spec_string ("signaling-last-error", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -1011,6 +1061,16 @@ natter_client_class_init (NatterClientClass *klass)
   signals[TRANSFER_ADDED] = g_signal_new ("transfer-added", G_TYPE_FROM_CLASS (klass),
                                           G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                           G_TYPE_NONE, 1, NATTER_TYPE_TRANSFER);
+  /**
+   * NatterClient::broker-password-changed:
+   *
+   * natter_client_set_broker_password() stored a password: whoever
+   * configures the broker (natter_client_set_broker()) applies it.
+   */
+  signals[BROKER_PASSWORD_CHANGED] = g_signal_new ("broker-password-changed",
+                                                   G_TYPE_FROM_CLASS (klass),
+                                                   G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                                   G_TYPE_NONE, 0);
 }
 
 static void
@@ -1119,6 +1179,10 @@ natter_client_new (const char         *profile_dir,
                                 G_CALLBACK (presence_changed_cb), self);
       g_signal_connect_swapped (self->signaling, "notify::state",
                                 G_CALLBACK (signaling_state_cb), self);
+      g_signal_connect_swapped (self->signaling, "notify::next-retry",
+                                G_CALLBACK (signaling_next_retry_cb), self);
+      g_signal_connect_swapped (self->signaling, "notify::last-error",
+                                G_CALLBACK (signaling_last_error_cb), self);
     }
   return g_steal_pointer (&self);
 }
@@ -1194,6 +1258,116 @@ natter_client_set_broker (NatterClient  *self,
   g_return_val_if_fail (self->signaling != NULL, FALSE);
 
   return natter_signaling_set_broker (self->signaling, url, username, password, ca_file, error);
+}
+
+/**
+ * natter_client_check_broker_url:
+ * @url: what the user typed
+ *
+ * Whether natter_client_set_broker() would take @url (mqtt://HOST:PORT or
+ * mqtts://HOST:PORT); whether the broker answers is another matter.
+ */
+gboolean
+natter_client_check_broker_url (const char  *url,
+                                GError     **error)
+{
+  g_autofree char *host = NULL;
+  guint16 port;
+  gboolean tls;
+
+  g_return_val_if_fail (url != NULL, FALSE);
+
+  return natter_signaling_parse_broker_url (url, &host, &port, &tls, error);
+}
+
+/**
+ * natter_client_dup_broker_password:
+ *
+ * Returns: (nullable) (transfer full): the broker password stored in the
+ *   profile
+ */
+char *
+natter_client_dup_broker_password (NatterClient *self)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
+  return natter_store_get_meta (self->store, BROKER_PASSWORD_KEY, NULL);
+}
+
+/**
+ * natter_client_set_broker_password:
+ * @password: the password; empty for none
+ *
+ * Stores the password in the profile (not in settings) and emits
+ * #NatterClient::broker-password-changed.
+ */
+gboolean
+natter_client_set_broker_password (NatterClient  *self,
+                                   const char    *password,
+                                   GError       **error)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), FALSE);
+  g_return_val_if_fail (password != NULL, FALSE);
+
+  if (!natter_store_set_meta (self->store, BROKER_PASSWORD_KEY, password, error))
+    return FALSE;
+  g_signal_emit (self, signals[BROKER_PASSWORD_CHANGED], 0);
+  return TRUE;
+}
+
+/**
+ * natter_client_get_signaling_state:
+ *
+ * Returns: whether we are connected to the broker (#NatterClient:signaling-state)
+ */
+NatterSignalingState
+natter_client_get_signaling_state (NatterClient *self)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NATTER_SIGNALING_DISCONNECTED);
+  return self->signaling ? natter_signaling_get_state (self->signaling)
+                         : NATTER_SIGNALING_DISCONNECTED;
+}
+
+/**
+ * natter_client_get_signaling_next_retry:
+ *
+ * Returns: #NatterClient:signaling-next-retry
+ */
+gint64
+natter_client_get_signaling_next_retry (NatterClient *self)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), 0);
+  return self->signaling ? natter_signaling_get_next_retry (self->signaling) : 0;
+}
+
+/**
+ * natter_client_get_signaling_last_error:
+ *
+ * Returns: (nullable): #NatterClient:signaling-last-error
+ */
+const char *
+natter_client_get_signaling_last_error (NatterClient *self)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
+  return self->signaling ? natter_signaling_get_last_error (self->signaling) : NULL;
+}
+
+/**
+ * natter_client_flush_signaling:
+ * @timeout_ms: how long to wait at most
+ *
+ * Waits until the broker acknowledged everything we published (see
+ * natter_signaling_flush()); for command-line tools that send and exit.
+ *
+ * Returns: %TRUE if everything was acknowledged in time
+ */
+gboolean
+natter_client_flush_signaling (NatterClient *self,
+                               guint         timeout_ms)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), FALSE);
+  g_return_val_if_fail (self->signaling != NULL, FALSE);
+
+  return natter_signaling_flush (self->signaling, timeout_ms);
 }
 
 void
@@ -1463,6 +1637,111 @@ natter_client_get_messages (NatterClient  *self,
   return G_LIST_MODEL (list);
 }
 
+/* Whether @message goes out in one chat frame: the one check behind both
+ * natter_client_send_message() and natter_client_message_fits(). */
+static gboolean
+message_fits_frame (const char     *conversation,
+                    const char     *author,
+                    NatterMessage  *message,
+                    GError        **error)
+{
+  g_autoptr(GPtrArray) single = g_ptr_array_new ();
+  g_autoptr(GBytes) frame = NULL;
+  guint next = 0;
+
+  g_ptr_array_add (single, message);
+  frame = natter_chat_frame_build_messages (conversation, author, single, 0, &next, error);
+  return frame != NULL;
+}
+
+/**
+ * natter_client_message_fits:
+ *
+ * Whether natter_client_send_message() would take @body for @peer_id, as
+ * far as its size goes (it refuses what cannot fit in one chat frame with
+ * %NATTER_ERROR_TOO_LARGE). Cheap enough to ask on every keystroke: bodies
+ * far below the limit are decided by length alone, JSON escaping at most
+ * sextuples a byte. Near the limit the answer errs on the safe side by the
+ * few bytes a larger sequence number or clock would add.
+ */
+gboolean
+natter_client_message_fits (NatterClient *self,
+                            const char   *peer_id,
+                            const char   *body)
+{
+  g_autoptr(NatterMessage) probe = NULL;
+  g_autofree char *conv = NULL;
+  g_autofree char *id = NULL;
+  const char *me;
+  gint64 now_ms;
+  gsize len;
+
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), FALSE);
+  g_return_val_if_fail (peer_id != NULL, FALSE);
+  g_return_val_if_fail (body != NULL, FALSE);
+
+  len = strlen (body);
+  if (len <= (NATTER_MAX_FRAME_SIZE - 2048) / 6)
+    return TRUE;
+  if (len > NATTER_MAX_FRAME_SIZE)
+    return FALSE;
+
+  /* The largest sequence number and clock a message can carry. */
+  me = natter_client_get_peer_id (self);
+  conv = natter_client_conversation_for (self, peer_id);
+  now_ms = g_get_real_time () / 1000;
+  id = natter_message_compute_id (me, G_MAXINT32, now_ms, G_MAXUINT16, body);
+  probe = natter_message_new (id, conv, me, G_MAXINT32, now_ms, G_MAXUINT16, body, NULL,
+                              NATTER_MESSAGE_QUEUED, FALSE, now_ms / 1000);
+  return message_fits_frame (conv, me, probe, NULL);
+}
+
+/**
+ * natter_client_search:
+ * @peer_id: (nullable): whose conversation to search, or %NULL for all
+ * @query: what the user typed, taken as plain words (each a prefix)
+ *
+ * Returns: (transfer container) (element-type NatterMessage): the newest
+ *   @limit messages containing every word, in display order; %NULL with
+ *   @error on failure
+ */
+GPtrArray *
+natter_client_search (NatterClient  *self,
+                      const char    *peer_id,
+                      const char    *query,
+                      guint          limit,
+                      GError       **error)
+{
+  g_autofree char *conv = NULL;
+
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
+  g_return_val_if_fail (query != NULL, NULL);
+
+  if (peer_id != NULL)
+    conv = natter_client_conversation_for (self, peer_id);
+  return natter_store_search (self->store, conv, query, limit, error);
+}
+
+/**
+ * natter_client_message_position:
+ *
+ * Where @message sorts in its conversation: the number of stored messages
+ * before it in display order, which is its position in the conversation's
+ * natter_client_get_messages() list.
+ *
+ * Returns: the position, -1 with @error on failure
+ */
+gint64
+natter_client_message_position (NatterClient  *self,
+                                NatterMessage *message,
+                                GError       **error)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), -1);
+  g_return_val_if_fail (NATTER_IS_MESSAGE (message), -1);
+
+  return natter_store_message_position (self->store, message, error);
+}
+
 /**
  * natter_client_send_message:
  * @reply_to: (nullable): id of the message this answers
@@ -1481,15 +1760,12 @@ natter_client_send_message (NatterClient  *self,
                             GError       **error)
 {
   g_autoptr(NatterMessage) message = NULL;
-  g_autoptr(GPtrArray) single = NULL;
-  g_autoptr(GBytes) frame = NULL;
   g_autofree char *conv = NULL;
   g_autofree char *id = NULL;
   NatterMessageList *list;
   NatterHlcStamp stamp;
   const char *me;
   gboolean inserted = FALSE;
-  guint next = 0;
   Peer *peer;
   gint64 seq;
 
@@ -1522,10 +1798,7 @@ natter_client_send_message (NatterClient  *self,
                                 g_get_real_time () / G_USEC_PER_SEC);
 
   /* Refuse now what could never be sent, rather than queue it forever. */
-  single = g_ptr_array_new ();
-  g_ptr_array_add (single, message);
-  frame = natter_chat_frame_build_messages (conv, me, single, 0, &next, error);
-  if (frame == NULL)
+  if (!message_fits_frame (conv, me, message, error))
     return NULL;
 
   /* State updates reach the returned object only through the
