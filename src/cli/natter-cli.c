@@ -20,7 +20,6 @@
 #include "natter-identity.h"
 #include "natter-json.h"
 #include "natter-message.h"
-#include "natter-store.h"
 
 #define EXIT_USAGE   2
 #define EXIT_TIMEOUT 3
@@ -248,7 +247,7 @@ flush_signaling (NatterClient  *client,
       return FALSE;
     }
   g_signal_handler_disconnect (client, id);
-  natter_signaling_flush (natter_client_get_signaling (client), 5000);
+  natter_client_flush_signaling (client, 5000);
   natter_client_stop (client);
   return TRUE;
 }
@@ -637,7 +636,7 @@ on_broker (NatterClient *client,
   /* "reason": why the last attempt failed (refused password, untrusted
    * certificate, unreachable), null while connected. */
   emit_simple ("broker", "state", names[MIN ((guint) state, 2u)],
-               "reason", natter_signaling_get_last_error (natter_client_get_signaling (client)),
+               "reason", natter_client_get_signaling_last_error (client),
                NULL);
 }
 

@@ -6,18 +6,12 @@
 
 #include "natter-client.h"
 #include "natter-identity.h"
-#include "natter-store.h"
 
 #include "natter-application.h"
 
-#include "natter-signaling.h"
 #include "natter-preferences-window.h"
 #include "natter-profile-error-window.h"
 #include "natter-window.h"
-
-/* Profile metadata key: the broker password stays with the account it
- * belongs to, in the 0700 profile directory, never in dconf. */
-#define BROKER_PASSWORD_KEY "broker-password"
 
 struct _NatterApplication
 {
@@ -60,16 +54,12 @@ static const GOptionEntry main_entries[] = {
   { NULL }
 };
 
-/* The signaling layer's own parser decides, so the app never accepts a URL
- * the client would refuse; whether the broker answers is shown in the window. */
+/* The client's own check decides, so the app never accepts a URL the
+ * client would refuse; whether the broker answers is shown in the window. */
 static gboolean
 broker_url_is_valid (const char *url)
 {
-  g_autofree char *host = NULL;
-  guint16 port;
-  gboolean tls;
-
-  return natter_signaling_parse_broker_url (url, &host, &port, &tls, NULL);
+  return natter_client_check_broker_url (url, NULL);
 }
 
 static gint
@@ -150,7 +140,7 @@ natter_application_apply_broker (NatterApplication *self)
   url = self->broker_url != NULL ? g_strdup (self->broker_url)
                                  : g_settings_get_string (self->settings, "broker-url");
   username = g_settings_get_string (self->settings, "broker-username");
-  password = natter_application_dup_broker_password (self);
+  password = natter_client_dup_broker_password (self->client);
 
   if (!natter_client_set_broker (self->client, url,
                                  username[0] != '\0' ? username : NULL,
@@ -347,6 +337,9 @@ natter_application_load_profile (NatterApplication *self)
   natter_application_apply_broker (self);
   g_signal_connect_object (self->settings, "changed", G_CALLBACK (on_settings_changed), self,
                            G_CONNECT_SWAPPED);
+  /* The preferences store the password in the profile, through the client. */
+  g_signal_connect_object (self->client, "broker-password-changed",
+                           G_CALLBACK (natter_application_apply_broker), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->client, "message-received", G_CALLBACK (on_message_received), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->client, "transfer-added", G_CALLBACK (on_transfer_added), self,
@@ -417,7 +410,8 @@ natter_application_preferences_action (GSimpleAction *action,
   NatterApplication *self = user_data;
   GtkWidget *preferences;
 
-  preferences = natter_preferences_window_new (self, gtk_application_get_active_window (GTK_APPLICATION (self)));
+  preferences = natter_preferences_window_new (GTK_APPLICATION (self), self->client,
+                                               gtk_application_get_active_window (GTK_APPLICATION (self)));
   gtk_window_present (GTK_WINDOW (preferences));
 }
 
@@ -718,7 +712,7 @@ natter_application_dup_broker_password (NatterApplication *self)
 
   if (self->client == NULL)
     return NULL;
-  return natter_store_get_meta (natter_client_get_store (self->client), BROKER_PASSWORD_KEY, NULL);
+  return natter_client_dup_broker_password (self->client);
 }
 
 /**
@@ -740,8 +734,6 @@ natter_application_set_broker_password (NatterApplication  *self,
   g_return_val_if_fail (password != NULL, FALSE);
   g_return_val_if_fail (self->client != NULL, FALSE);
 
-  if (!natter_store_set_meta (natter_client_get_store (self->client), BROKER_PASSWORD_KEY, password, error))
-    return FALSE;
-  natter_application_apply_broker (self);
-  return TRUE;
+  /* The client's broker-password-changed reconnects with it. */
+  return natter_client_set_broker_password (self->client, password, error);
 }

@@ -3,7 +3,7 @@
 
 #include <glib/gi18n.h>
 
-#include "natter-peer-session.h"
+#include "natter-enums.h"
 
 #include "natter-contact-row.h"
 

@@ -12,10 +12,7 @@
 
 #include <glib/gi18n.h>
 
-#include "natter-chat-frame.h"
 #include "natter-error.h"
-#include "natter-peer-session.h"
-#include "natter-store.h"
 
 #include "natter-conversation-view.h"
 #include "natter-message-row.h"
@@ -480,40 +477,6 @@ set_composer_text (NatterConversationView *self,
   self->programmatic_edit = FALSE;
 }
 
-/* Whether @body fits in one chat frame, the limit natter_client_send_message()
- * enforces. Bodies far below it are decided by length alone: JSON escaping
- * at most sextuples a byte. */
-static gboolean
-body_fits (NatterConversationView *self,
-           const char             *body,
-           gsize                   len)
-{
-  g_autoptr(NatterMessage) probe = NULL;
-  g_autoptr(GPtrArray) single = NULL;
-  g_autoptr(GBytes) frame = NULL;
-  g_autofree char *conv = NULL;
-  g_autofree char *id = NULL;
-  const char *me;
-  gint64 now_ms;
-  guint next = 0;
-
-  if (len <= (NATTER_MAX_FRAME_SIZE - 2048) / 6)
-    return TRUE;
-  if (len > NATTER_MAX_FRAME_SIZE)
-    return FALSE;
-
-  me = natter_client_get_peer_id (self->client);
-  conv = natter_client_conversation_for (self->client, peer_id (self));
-  now_ms = g_get_real_time () / 1000;
-  id = natter_message_compute_id (me, G_MAXINT32, now_ms, G_MAXUINT16, body);
-  probe = natter_message_new (id, conv, me, G_MAXINT32, now_ms, G_MAXUINT16, body, NULL,
-                              NATTER_MESSAGE_QUEUED, FALSE, now_ms / 1000);
-  single = g_ptr_array_new ();
-  g_ptr_array_add (single, probe);
-  frame = natter_chat_frame_build_messages (conv, me, single, 0, &next, NULL);
-  return frame != NULL;
-}
-
 static void
 show_composer_info (NatterConversationView *self,
                     const char             *text)
@@ -564,7 +527,7 @@ update_composer (NatterConversationView *self)
     {
       gsize len = strlen (text);
 
-      if (!body_fits (self, text, len))
+      if (!natter_client_message_fits (self->client, peer_id (self), text))
         {
           g_autofree char *size = g_format_size (len);
           g_autofree char *limit = g_format_size (NATTER_MAX_FRAME_SIZE);
@@ -896,16 +859,13 @@ search_changed_cb (NatterConversationView *self,
   const char *query = gtk_editable_get_text (GTK_EDITABLE (entry));
   g_autoptr(GPtrArray) results = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *conv = NULL;
   g_autofree char *status = NULL;
 
   clear_results (self);
   if (self->contact == NULL || query[0] == '\0')
     return;
 
-  conv = natter_client_conversation_for (self->client, peer_id (self));
-  results = natter_store_search (natter_client_get_store (self->client), conv, query,
-                                 SEARCH_LIMIT, &error);
+  results = natter_client_search (self->client, peer_id (self), query, SEARCH_LIMIT, &error);
   if (results == NULL)
     {
       g_warning ("Search failed: %s", error->message);
@@ -934,8 +894,7 @@ jump_to_message (NatterConversationView *self,
   g_autoptr(GError) error = NULL;
   gint64 position;
 
-  position = natter_store_message_position (natter_client_get_store (self->client), message,
-                                            &error);
+  position = natter_client_message_position (self->client, message, &error);
   if (position < 0 ||
       position >= g_list_model_get_n_items (natter_timeline_model_get_messages (timeline)))
     {

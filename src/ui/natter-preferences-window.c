@@ -4,7 +4,6 @@
 #include <glib/gi18n.h>
 
 #include "natter-ice-config.h"
-#include "natter-signaling.h"
 
 #include "natter-preferences-window.h"
 
@@ -26,6 +25,7 @@ struct _NatterPreferencesWindow
 
   /* owned references */
   GSettings            *settings;
+  NatterClient         *client;   /* the profile's broker password */
 };
 
 G_DEFINE_FINAL_TYPE (NatterPreferencesWindow, natter_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
@@ -46,11 +46,7 @@ check_display_name (const char *text)
 static const char *
 check_broker_url (const char *text)
 {
-  g_autofree char *host = NULL;
-  guint16 port;
-  gboolean tls;
-
-  if (!natter_signaling_parse_broker_url (text, &host, &port, &tls, NULL))
+  if (!natter_client_check_broker_url (text, NULL))
     return _("Use an address like mqtt://HOST:PORT or mqtts://HOST:PORT");
   return NULL;
 }
@@ -111,12 +107,6 @@ spec_for_row (NatterPreferencesWindow *self,
   g_assert_not_reached ();
 }
 
-static NatterApplication *
-natter_preferences_window_get_app (NatterPreferencesWindow *self)
-{
-  return NATTER_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
-}
-
 static void
 on_row_changed (AdwEntryRow             *row,
                 NatterPreferencesWindow *self)
@@ -134,7 +124,7 @@ on_row_apply (AdwEntryRow             *row,
   const char *problem = spec->check != NULL ? spec->check (text) : NULL;
 
   if (problem == NULL && spec->key == NULL &&
-      !natter_application_set_broker_password (natter_preferences_window_get_app (self), text, &error))
+      !natter_client_set_broker_password (self->client, text, &error))
     {
       g_message ("Cannot save the broker password: %s", error->message);
       problem = _("The password could not be saved");
@@ -170,7 +160,7 @@ natter_preferences_window_load (NatterPreferencesWindow *self)
 {
   g_auto(GStrv) turn = g_settings_get_strv (self->settings, "turn-servers");
   g_autofree char *turn_text = g_strjoinv (" ", turn);
-  g_autofree char *password = natter_application_dup_broker_password (natter_preferences_window_get_app (self));
+  g_autofree char *password = natter_client_dup_broker_password (self->client);
 
   for (guint i = 0; i < G_N_ELEMENTS (row_specs); i++)
     {
@@ -244,6 +234,7 @@ natter_preferences_window_dispose (GObject *object)
 
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_PREFERENCES_WINDOW);
   g_clear_object (&self->settings);
+  g_clear_object (&self->client);
 
   G_OBJECT_CLASS (natter_preferences_window_parent_class)->dispose (object);
 }
@@ -279,23 +270,27 @@ natter_preferences_window_init (NatterPreferencesWindow *self)
 
 /**
  * natter_preferences_window_new:
- * @application: the application (for the profile's broker password)
+ * @application: the application the window belongs to
+ * @client: the profile's client (for its broker password)
  * @parent: (nullable): the window to stay above
  *
  * Returns: (transfer none): the Preferences window, not yet shown
  */
 GtkWidget *
-natter_preferences_window_new (NatterApplication *application,
-                               GtkWindow         *parent)
+natter_preferences_window_new (GtkApplication *application,
+                               NatterClient   *client,
+                               GtkWindow      *parent)
 {
   NatterPreferencesWindow *self;
 
-  g_return_val_if_fail (NATTER_IS_APPLICATION (application), NULL);
+  g_return_val_if_fail (GTK_IS_APPLICATION (application), NULL);
+  g_return_val_if_fail (NATTER_IS_CLIENT (client), NULL);
 
   self = g_object_new (NATTER_TYPE_PREFERENCES_WINDOW,
                        "application", application,
                        "transient-for", parent,
                        NULL);
+  self->client = g_object_ref (client);
   natter_preferences_window_load (self);
 
   return GTK_WIDGET (self);

@@ -4,7 +4,6 @@
 #include <glib/gi18n.h>
 
 #include "natter-identity.h"
-#include "natter-signaling.h"
 
 #include "natter-window.h"
 
@@ -278,9 +277,8 @@ banner_tick_cb (gpointer user_data)
 static void
 natter_window_update_banner (NatterWindow *self)
 {
-  NatterSignaling *signaling = natter_client_get_signaling (self->client);
-  NatterSignalingState state = natter_signaling_get_state (signaling);
-  gint64 next_retry = natter_signaling_get_next_retry (signaling);
+  NatterSignalingState state = natter_client_get_signaling_state (self->client);
+  gint64 next_retry = natter_client_get_signaling_next_retry (self->client);
   g_autofree char *text = NULL;
 
   if (state == NATTER_SIGNALING_CONNECTED)
@@ -291,7 +289,7 @@ natter_window_update_banner (NatterWindow *self)
 
       /* The signaling layer says why (refused password, untrusted
        * certificate…); that is what the user can act on. */
-      const char *why = natter_signaling_get_last_error (signaling);
+      const char *why = natter_client_get_signaling_last_error (self->client);
       g_autofree char *retry = NULL;
 
       if (seconds > 0)
@@ -470,7 +468,6 @@ natter_window_constructed (GObject *object)
   NatterWindow *self = NATTER_WINDOW (object);
   GListModel *contacts;
   GtkFilterListModel *listed;
-  NatterSignaling *signaling;
 
   G_OBJECT_CLASS (natter_window_parent_class)->constructed (object);
 
@@ -508,11 +505,10 @@ natter_window_constructed (GObject *object)
   g_signal_connect_object (self->contacts_list, "row-activated", G_CALLBACK (on_row_activated), self,
                            G_CONNECT_SWAPPED);
 
-  signaling = natter_client_get_signaling (self->client);
-  g_signal_connect_object (signaling, "notify::state", G_CALLBACK (natter_window_update_banner), self,
-                           G_CONNECT_SWAPPED);
-  g_signal_connect_object (signaling, "notify::next-retry", G_CALLBACK (natter_window_update_banner), self,
-                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->client, "notify::signaling-state",
+                           G_CALLBACK (natter_window_update_banner), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->client, "notify::signaling-next-retry",
+                           G_CALLBACK (natter_window_update_banner), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->client, "message-received", G_CALLBACK (on_message_received), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect (self, "notify::is-active", G_CALLBACK (on_active_changed), NULL);

@@ -242,11 +242,12 @@ check_menu_windows (gpointer data)
   gtk_widget_set_visible (shortcuts, FALSE);
 }
 
+/* Runs the app on a new profile with @check. */
 static void
-test_menu_windows (void)
+run_with_new_profile (NatterTestAppCheck check)
 {
   g_autofree char *tmp = NULL;
-  AppRun run = { .check = check_menu_windows };
+  AppRun run = { .check = check };
 
   if (!natter_test_display_require ())
     return;
@@ -257,6 +258,51 @@ test_menu_windows (void)
   g_assert_cmpint (run_app (&run, (const char *[]) { "--profile", tmp, NULL }), ==, 0);
 
   natter_test_rmtree (tmp);
+}
+
+static void
+test_menu_windows (void)
+{
+  run_with_new_profile (check_menu_windows);
+}
+
+/* The password row saves into the profile, through the client, and shows it again. */
+static void
+check_preferences_password (gpointer data)
+{
+  AppRun *run = data;
+  NatterClient *client = natter_application_get_client (run->app);
+  g_autofree char *saved = NULL;
+  GtkWidget *preferences, *row;
+
+  wait_for_window (run);
+  g_assert_null (natter_client_dup_broker_password (client));
+
+  g_action_group_activate_action (G_ACTION_GROUP (run->app), "preferences", NULL);
+  preferences = natter_test_wait_for_toplevel (NATTER_TYPE_PREFERENCES_WINDOW, UI_TIMEOUT_MS);
+  row = natter_test_find_widget (preferences, natter_test_is_of_type,
+                                 GSIZE_TO_POINTER (ADW_TYPE_PASSWORD_ENTRY_ROW));
+  g_assert_nonnull (row);
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (row)), ==, "");
+  gtk_editable_set_text (GTK_EDITABLE (row), "gui secret ");
+  g_signal_emit_by_name (row, "apply");
+  g_assert_false (gtk_widget_has_css_class (row, "error"));
+  saved = natter_client_dup_broker_password (client);
+  g_assert_cmpstr (saved, ==, "gui secret");
+  gtk_window_destroy (GTK_WINDOW (preferences));
+
+  g_action_group_activate_action (G_ACTION_GROUP (run->app), "preferences", NULL);
+  preferences = natter_test_wait_for_toplevel (NATTER_TYPE_PREFERENCES_WINDOW, UI_TIMEOUT_MS);
+  row = natter_test_find_widget (preferences, natter_test_is_of_type,
+                                 GSIZE_TO_POINTER (ADW_TYPE_PASSWORD_ENTRY_ROW));
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (row)), ==, "gui secret");
+  gtk_window_destroy (GTK_WINDOW (preferences));
+}
+
+static void
+test_preferences_password (void)
+{
+  run_with_new_profile (check_preferences_password);
 }
 
 static void
@@ -527,6 +573,7 @@ main (int   argc,
 
   g_test_add_func ("/gui/window/empty-state-shares-peer-id", test_empty_state_shares_peer_id);
   g_test_add_func ("/gui/window/menu-windows", test_menu_windows);
+  g_test_add_func ("/gui/window/preferences-password", test_preferences_password);
   g_test_add_func ("/gui/window/corrupt-profile-is-reported-and-kept", test_corrupt_profile_is_reported_and_kept);
   g_test_add_func ("/gui/application/command-line-options", test_command_line_options);
   g_test_add_func ("/gui/application/profiles-run-side-by-side", test_profiles_run_side_by_side);

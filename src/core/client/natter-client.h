@@ -46,6 +46,19 @@ gboolean            natter_client_set_broker          (NatterClient       *self,
                                                        GError            **error);
 void                natter_client_set_ice_config      (NatterClient       *self,
                                                        NatterIceConfig    *ice);
+
+/* The broker and our connection to it, for the UI and natter-cli. */
+gboolean            natter_client_check_broker_url    (const char         *url,
+                                                       GError            **error);
+char               *natter_client_dup_broker_password (NatterClient       *self);
+gboolean            natter_client_set_broker_password (NatterClient       *self,
+                                                       const char         *password,
+                                                       GError            **error);
+NatterSignalingState natter_client_get_signaling_state (NatterClient      *self);
+gint64              natter_client_get_signaling_next_retry (NatterClient  *self);
+const char         *natter_client_get_signaling_last_error (NatterClient  *self);
+gboolean            natter_client_flush_signaling     (NatterClient       *self,
+                                                       guint               timeout_ms);
 void                natter_client_start               (NatterClient       *self);
 void                natter_client_stop                (NatterClient       *self);
 
@@ -77,6 +90,17 @@ NatterMessage      *natter_client_send_message        (NatterClient       *self,
                                                        const char         *peer_id,
                                                        const char         *body,
                                                        const char         *reply_to,
+                                                       GError            **error);
+gboolean            natter_client_message_fits        (NatterClient       *self,
+                                                       const char         *peer_id,
+                                                       const char         *body);
+GPtrArray          *natter_client_search              (NatterClient       *self,
+                                                       const char         *peer_id,
+                                                       const char         *query,
+                                                       guint               limit,
+                                                       GError            **error);
+gint64              natter_client_message_position    (NatterClient       *self,
+                                                       NatterMessage      *message,
                                                        GError            **error);
 gboolean            natter_client_mark_read           (NatterClient       *self,
                                                        const char         *peer_id,
