@@ -9,6 +9,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "natter-broker-url.h"
 #include "natter-client-private.h"
 #include "natter-error.h"
 #include "natter-hlc.h"
@@ -512,7 +513,7 @@ natter_client_check_broker_url (const char  *url,
 
   g_return_val_if_fail (url != NULL, FALSE);
 
-  return natter_signaling_parse_broker_url (url, &host, &port, &tls, error);
+  return natter_broker_url_parse (url, &host, &port, &tls, error);
 }
 
 /**

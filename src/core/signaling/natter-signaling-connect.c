@@ -6,6 +6,7 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "natter-broker-url.h"
 #include "natter-error.h"
 #include "natter-signaling-private.h"
 
@@ -552,7 +553,7 @@ natter_signaling_set_broker (NatterSignaling  *self,
   g_return_val_if_fail (NATTER_IS_SIGNALING (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!natter_signaling_parse_broker_url (url, &host, &port, &tls, error))
+  if (!natter_broker_url_parse (url, &host, &port, &tls, error))
     return FALSE;
   if (password != NULL && username == NULL)
     {
