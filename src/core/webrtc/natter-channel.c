@@ -275,7 +275,8 @@ natter_channel_init (NatterChannel *self)
 
 NatterChannel *
 natter_channel_new_internal (GstWebRTCDataChannel *channel,
-                             GMainContext         *context)
+                             GMainContext         *context,
+                             int                   priority)
 {
   NatterChannel *self;
   NatterInbox *inbox;
@@ -287,7 +288,7 @@ natter_channel_new_internal (GstWebRTCDataChannel *channel,
   g_object_get (channel, "label", &self->label, NULL);
 
   /* Gated: nothing is delivered before natter_channel_activate_internal(). */
-  inbox = natter_inbox_new (context, G_PRIORITY_DEFAULT_IDLE, "[natter] channel events",
+  inbox = natter_inbox_new (context, priority, "[natter] channel events",
                             G_OBJECT (self), natter_channel_handle_event,
                             (GDestroyNotify) channel_event_free, TRUE);
   self->inbox = inbox;

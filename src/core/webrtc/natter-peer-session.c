@@ -12,6 +12,7 @@
 
 #include "natter-channel-private.h"
 #include "natter-error.h"
+#include "natter-inbox.h"
 #include "natter-sdp.h"
 
 /* Local candidates are collected this long before one "ice" signal carries
@@ -24,8 +25,6 @@
 #define MAX_SESSION_ID_LEN        64
 #define MAX_CANDIDATE_LEN         1024
 #define MAX_MLINE                 64
-/* Events handled per main-loop dispatch, so a burst of frames cannot starve the UI. */
-#define MAX_EVENTS_PER_DISPATCH   64
 #define CHAT_CHANNEL_LABEL        "chat"
 #define CHAT_CHANNEL_ID           0
 #define MAX_CHANNEL_LABEL_LEN     64
@@ -44,11 +43,9 @@ typedef enum
   EVENT_GATHERING_STATE,
   EVENT_GATHERING_DONE,
   EVENT_ICE_CONNECTION_STATE,
-  EVENT_CHANNEL_OPEN,
-  EVENT_CHANNEL_CLOSE,
+  EVENT_CHANNEL_OPEN,           /* of the chat channel; the DTLS check runs here */
+  EVENT_CHANNEL_CLOSE,          /* of the chat channel; only matters before it opened */
   EVENT_CHANNEL_ERROR,
-  EVENT_CHANNEL_DATA,
-  EVENT_BUFFERED_AMOUNT_LOW,
   EVENT_REMOTE_CHANNEL,
 } EventKind;
 
@@ -57,7 +54,6 @@ typedef struct
   EventKind   kind;
   guint       mline;
   char       *candidate;
-  GBytes     *data;
   GstPromise *promise;
   GObject    *object;
 } Event;
@@ -84,7 +80,8 @@ typedef struct
   /* Owned; only touched on the main context. */
   GstElement           *pipeline;
   GstElement           *webrtc;
-  GstWebRTCDataChannel *chat;
+  GstWebRTCDataChannel *chat_dc;
+  NatterChannel        *chat;             /* wraps chat_dc; delivers only once DTLS is verified */
   GSource              *bus_source;
   GSource              *batch_source;
   GSource              *timeout_source;
@@ -99,10 +96,8 @@ typedef struct
   GPtrArray            *pending_channels;  /* NatterChannel the peer opened before we verified it */
   gboolean              torn_down;
 
-  /* The only cross-thread state. */
-  GMutex                lock;
-  GQueue                events;
-  gboolean              drain_scheduled;
+  /* The only cross-thread state: what GStreamer's threads report. */
+  NatterInbox          *inbox;
 } Attempt;
 
 typedef struct
@@ -176,7 +171,6 @@ static void
 event_free (Event *event)
 {
   g_free (event->candidate);
-  g_clear_pointer (&event->data, g_bytes_unref);
   g_clear_pointer (&event->promise, gst_promise_unref);
   g_clear_object (&event->object);
   g_free (event);
@@ -213,8 +207,7 @@ attempt_unref (gpointer data)
     return;
 
   g_assert (attempt->pipeline == NULL);
-  g_queue_clear_full (&attempt->events, (GDestroyNotify) event_free);
-  g_mutex_clear (&attempt->lock);
+  g_clear_pointer (&attempt->inbox, natter_inbox_unref);
   g_weak_ref_clear (&attempt->session);
   g_main_context_unref (attempt->context);
   g_clear_pointer (&attempt->local_batch, json_array_unref);
@@ -233,32 +226,13 @@ attempt_closure_notify (gpointer  data,
   attempt_unref (data);
 }
 
-static gboolean attempt_drain (gpointer data);
-
-/* Called from any thread. Always defers through an idle source, even on the
- * main thread: g_main_context_invoke() would run the handler right inside a
- * webrtcbin action we are in the middle of calling. */
+/* Any thread. The event is handled in order on the main context, never
+ * inside this call (see natter_inbox_post()). */
 static void
 attempt_post (Attempt *attempt,
               Event   *event)
 {
-  gboolean schedule;
-
-  g_mutex_lock (&attempt->lock);
-  g_queue_push_tail (&attempt->events, event);
-  schedule = !attempt->drain_scheduled;
-  attempt->drain_scheduled = TRUE;
-  g_mutex_unlock (&attempt->lock);
-
-  if (schedule)
-    {
-      g_autoptr(GSource) source = g_idle_source_new ();
-
-      g_source_set_priority (source, G_PRIORITY_DEFAULT);
-      g_source_set_callback (source, attempt_drain, attempt_ref (attempt), attempt_unref);
-      g_source_set_static_name (source, "[natter] peer session events");
-      g_source_attach (source, attempt->context);
-    }
+  natter_inbox_post (attempt->inbox, event);
 }
 
 static void
@@ -271,32 +245,24 @@ attempt_post_simple (Attempt   *attempt,
   attempt_post (attempt, event);
 }
 
-static gboolean
-attempt_drain (gpointer data)
+/* The inbox's handler; @owner is the session, held for the call. Late
+ * callbacks of a replaced or closed attempt are dropped here: their inbox is
+ * not the current attempt's. */
+static void
+attempt_handle_event (GObject     *owner,
+                      NatterInbox *inbox,
+                      gpointer     event)
 {
-  Attempt *attempt = data;
-  g_autoptr(NatterPeerSession) self = g_weak_ref_get (&attempt->session);
+  NatterPeerSession *self = NATTER_PEER_SESSION (owner);
+  Attempt *attempt = self->attempt;
 
-  for (guint i = 0; i < MAX_EVENTS_PER_DISPATCH; i++)
-    {
-      Event *event;
-
-      g_mutex_lock (&attempt->lock);
-      event = g_queue_pop_head (&attempt->events);
-      if (event == NULL)
-        attempt->drain_scheduled = FALSE;
-      g_mutex_unlock (&attempt->lock);
-
-      if (event == NULL)
-        return G_SOURCE_REMOVE;
-
-      /* Late callbacks of a replaced or closed attempt are dropped here. */
-      if (self != NULL && self->attempt == attempt && !attempt->torn_down)
-        session_handle_event (self, attempt, event);
-      event_free (event);
-    }
-
-  return G_SOURCE_CONTINUE;
+  if (attempt == NULL || attempt->inbox != inbox || attempt->torn_down)
+    return;
+  /* Held for the call: handling may drop the attempt, and what follows
+   * compares it with self->attempt. */
+  attempt_ref (attempt);
+  session_handle_event (self, attempt, event);
+  attempt_unref (attempt);
 }
 
 /* ---- GStreamer-thread callbacks: they only post events ------------------ */
@@ -375,10 +341,13 @@ on_data_channel (GstElement *webrtc,
    * main context gets to look at it. */
   event->kind = EVENT_REMOTE_CHANNEL;
   event->object = G_OBJECT (natter_channel_new_internal (GST_WEBRTC_DATA_CHANNEL (channel),
-                                                         attempt->context));
+                                                         attempt->context,
+                                                         G_PRIORITY_DEFAULT_IDLE));
   attempt_post (attempt, event);
 }
 
+/* Until the chat channel is open and verified, it is the attempt that
+ * watches it: the NatterChannel wrapping it delivers nothing before. */
 static void
 on_channel_open (GObject *channel,
                  Attempt *attempt)
@@ -399,41 +368,6 @@ on_channel_error (GObject *channel,
                   Attempt *attempt)
 {
   attempt_post_simple (attempt, EVENT_CHANNEL_ERROR);
-}
-
-static void
-on_channel_buffered_amount_low (GObject *channel,
-                                Attempt *attempt)
-{
-  attempt_post_simple (attempt, EVENT_BUFFERED_AMOUNT_LOW);
-}
-
-static void
-post_channel_data (Attempt *attempt,
-                   GBytes  *data)
-{
-  Event *event = g_new0 (Event, 1);
-
-  event->kind = EVENT_CHANNEL_DATA;
-  event->data = data;
-  attempt_post (attempt, event);
-}
-
-static void
-on_channel_message_data (GObject *channel,
-                         GBytes  *data,
-                         Attempt *attempt)
-{
-  /* webrtcbin hands out NULL for an empty binary message. */
-  post_channel_data (attempt, data != NULL ? g_bytes_ref (data) : g_bytes_new (NULL, 0));
-}
-
-static void
-on_channel_message_string (GObject    *channel,
-                           const char *str,
-                           Attempt    *attempt)
-{
-  post_channel_data (attempt, g_bytes_new (str, str != NULL ? strlen (str) : 0));
 }
 
 /* ---- Attempt: main-context side --------------------------------------- */
@@ -522,8 +456,6 @@ flush_sctp_senders (GstElement *pipeline)
 static void
 attempt_shutdown (Attempt *attempt)
 {
-  GQueue leftover = G_QUEUE_INIT;
-
   attempt->torn_down = TRUE;
   attempt_destroy_source (&attempt->bus_source);
   attempt_destroy_source (&attempt->batch_source);
@@ -537,7 +469,12 @@ attempt_shutdown (Attempt *attempt)
   g_ptr_array_set_size (attempt->pending_channels, 0);
 
   if (attempt->chat != NULL)
-    g_signal_handlers_disconnect_by_data (attempt->chat, attempt);
+    {
+      g_signal_handlers_disconnect_by_data (attempt->chat, attempt);
+      natter_channel_shutdown_internal (attempt->chat);
+    }
+  if (attempt->chat_dc != NULL)
+    g_signal_handlers_disconnect_by_data (attempt->chat_dc, attempt);
   if (attempt->webrtc != NULL)
     g_signal_handlers_disconnect_by_data (attempt->webrtc, attempt);
 
@@ -548,16 +485,13 @@ attempt_shutdown (Attempt *attempt)
     }
 
   g_clear_object (&attempt->chat);
+  g_clear_object (&attempt->chat_dc);
   attempt->webrtc = NULL;
   g_clear_object (&attempt->pipeline);
 
-  /* Queued promise events hold the Attempt through their promise: free them
-   * now so no reference cycle survives. */
-  g_mutex_lock (&attempt->lock);
-  leftover = attempt->events;
-  g_queue_init (&attempt->events);
-  g_mutex_unlock (&attempt->lock);
-  g_queue_clear_full (&leftover, (GDestroyNotify) event_free);
+  /* Queued promise events hold the Attempt through their promise: drop them
+   * now (and whatever is posted later) so no reference cycle survives. */
+  natter_inbox_close (attempt->inbox);
 }
 
 static gboolean
@@ -565,6 +499,14 @@ on_bus_message (GstBus     *bus,
                 GstMessage *message,
                 gpointer    data);
 static gboolean on_connect_timeout (gpointer data);
+static void on_chat_state (NatterChannel *chat,
+                           GParamSpec    *pspec,
+                           Attempt       *attempt);
+static void on_chat_message (NatterChannel *chat,
+                             GBytes        *data,
+                             Attempt       *attempt);
+static void on_chat_buffered_amount_low (NatterChannel *chat,
+                                         Attempt       *attempt);
 
 static Attempt *
 attempt_new (NatterPeerSession  *self,
@@ -578,8 +520,10 @@ attempt_new (NatterPeerSession  *self,
 
   g_atomic_ref_count_init (&attempt->ref_count);
   g_weak_ref_init (&attempt->session, self);
-  g_mutex_init (&attempt->lock);
-  g_queue_init (&attempt->events);
+  attempt->inbox = natter_inbox_new (self->context, G_PRIORITY_DEFAULT,
+                                     "[natter] peer session events",
+                                     G_OBJECT (self), attempt_handle_event,
+                                     (GDestroyNotify) event_free, FALSE);
   attempt->context = g_main_context_ref (self->context);
   attempt->session_id = g_strdup (session_id);
   attempt->offerer = offerer;
@@ -631,22 +575,26 @@ attempt_new (NatterPeerSession  *self,
                                "id", G_TYPE_INT, CHAT_CHANNEL_ID,
                                NULL);
   g_signal_emit_by_name (attempt->webrtc, "create-data-channel", CHAT_CHANNEL_LABEL, options,
-                         &attempt->chat);
-  if (attempt->chat == NULL)
+                         &attempt->chat_dc);
+  if (attempt->chat_dc == NULL)
     {
       g_set_error (error, NATTER_ERROR, NATTER_ERROR_FAILED, "Could not create the chat channel");
       goto fail;
     }
+  /* Wrapped at once, so nothing the peer sends is missed; it is activated
+   * only once the DTLS check passed (EVENT_CHANNEL_OPEN). It drains at the
+   * attempt's own priority, not at a transfer channel's idle one. */
+  attempt->chat = natter_channel_new_internal (attempt->chat_dc, attempt->context,
+                                               G_PRIORITY_DEFAULT);
   if (self->low_threshold > 0)
-    g_object_set (attempt->chat, "buffered-amount-low-threshold", self->low_threshold, NULL);
-  attempt_connect (attempt->chat, "on-open", G_CALLBACK (on_channel_open), attempt);
-  attempt_connect (attempt->chat, "on-close", G_CALLBACK (on_channel_close), attempt);
-  attempt_connect (attempt->chat, "on-error", G_CALLBACK (on_channel_error), attempt);
-  attempt_connect (attempt->chat, "on-message-data", G_CALLBACK (on_channel_message_data), attempt);
-  attempt_connect (attempt->chat, "on-message-string",
-                   G_CALLBACK (on_channel_message_string), attempt);
-  attempt_connect (attempt->chat, "on-buffered-amount-low",
-                   G_CALLBACK (on_channel_buffered_amount_low), attempt);
+    natter_channel_set_buffered_amount_low_threshold (attempt->chat, self->low_threshold);
+  attempt_connect (attempt->chat_dc, "on-open", G_CALLBACK (on_channel_open), attempt);
+  attempt_connect (attempt->chat_dc, "on-close", G_CALLBACK (on_channel_close), attempt);
+  attempt_connect (attempt->chat_dc, "on-error", G_CALLBACK (on_channel_error), attempt);
+  attempt_connect (attempt->chat, "notify::state", G_CALLBACK (on_chat_state), attempt);
+  attempt_connect (attempt->chat, "message", G_CALLBACK (on_chat_message), attempt);
+  attempt_connect (attempt->chat, "buffered-amount-low",
+                   G_CALLBACK (on_chat_buffered_amount_low), attempt);
 
   attempt->timeout_source = attempt_add_timeout (attempt, self->connect_timeout_ms,
                                                  on_connect_timeout);
@@ -1006,6 +954,41 @@ session_announce_channel (NatterPeerSession *self,
   g_signal_emit (self, signals[CHANNEL_ADDED], 0, channel);
 }
 
+/* The chat channel is activated only after the DTLS check, so all it
+ * reports belongs to a verified connection. Main context. */
+static void
+on_chat_state (NatterChannel *chat,
+               GParamSpec    *pspec,
+               Attempt       *attempt)
+{
+  g_autoptr(NatterPeerSession) self = attempt_get_current_session (attempt);
+
+  /* Closed by the peer or with an error, after whatever it still held. */
+  if (self != NULL && natter_channel_get_state (chat) == NATTER_CHANNEL_CLOSED)
+    session_end_attempt (self, NATTER_SESSION_DISCONNECTED);
+}
+
+static void
+on_chat_message (NatterChannel *chat,
+                 GBytes        *data,
+                 Attempt       *attempt)
+{
+  g_autoptr(NatterPeerSession) self = attempt_get_current_session (attempt);
+
+  if (self != NULL)
+    g_signal_emit (self, signals[FRAME_RECEIVED], 0, data);
+}
+
+static void
+on_chat_buffered_amount_low (NatterChannel *chat,
+                             Attempt       *attempt)
+{
+  g_autoptr(NatterPeerSession) self = attempt_get_current_session (attempt);
+
+  if (self != NULL)
+    g_signal_emit (self, signals[BUFFERED_AMOUNT_LOW], 0);
+}
+
 static void
 session_handle_event (NatterPeerSession *self,
                       Attempt           *attempt,
@@ -1081,6 +1064,9 @@ session_handle_event (NatterPeerSession *self,
           }
         attempt->channel_open = TRUE;
         attempt_destroy_source (&attempt->timeout_source);
+        /* Before CONNECTED, so a "channel-open" handler can send; what the
+         * channel holds is delivered after this handler, never inside it. */
+        natter_channel_activate_internal (attempt->chat);
         session_set_state (self, NATTER_SESSION_CONNECTED);
         if (self->attempt != attempt)
           break;
@@ -1093,18 +1079,10 @@ session_handle_event (NatterPeerSession *self,
 
     case EVENT_CHANNEL_CLOSE:
     case EVENT_CHANNEL_ERROR:
-      if (attempt->channel_open)
-        session_end_attempt (self, NATTER_SESSION_DISCONNECTED);
-      else
+      /* Once open, the chat channel reports its own end (on_chat_state),
+       * after the frames it still holds. */
+      if (!attempt->channel_open)
         session_fail (self, "the chat channel closed before it opened");
-      break;
-
-    case EVENT_CHANNEL_DATA:
-      g_signal_emit (self, signals[FRAME_RECEIVED], 0, event->data);
-      break;
-
-    case EVENT_BUFFERED_AMOUNT_LOW:
-      g_signal_emit (self, signals[BUFFERED_AMOUNT_LOW], 0);
       break;
 
     case EVENT_REMOTE_CHANNEL:
@@ -1437,8 +1415,6 @@ natter_peer_session_send (NatterPeerSession  *self,
                           GBytes             *frame,
                           GError            **error)
 {
-  g_autoptr(GError) local_error = NULL;
-
   g_return_val_if_fail (NATTER_IS_PEER_SESSION (self), FALSE);
   g_return_val_if_fail (frame != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -1457,14 +1433,7 @@ natter_peer_session_send (NatterPeerSession  *self,
       return FALSE;
     }
 
-  if (!gst_webrtc_data_channel_send_data_full (self->attempt->chat, frame, &local_error))
-    {
-      g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_CONNECTED,
-                   "Could not send to the peer: %s", local_error->message);
-      return FALSE;
-    }
-
-  return TRUE;
+  return natter_channel_send (self->attempt->chat, frame, error);
 }
 
 /**
@@ -1481,7 +1450,7 @@ natter_peer_session_get_buffered_amount (NatterPeerSession *self)
   g_return_val_if_fail (NATTER_IS_PEER_SESSION (self), 0);
 
   if (self->attempt != NULL && self->attempt->chat != NULL)
-    g_object_get (self->attempt->chat, "buffered-amount", &amount, NULL);
+    amount = natter_channel_get_buffered_amount (self->attempt->chat);
   return amount;
 }
 
@@ -1499,7 +1468,7 @@ natter_peer_session_set_buffered_amount_low_threshold (NatterPeerSession *self,
 
   self->low_threshold = threshold;
   if (self->attempt != NULL && self->attempt->chat != NULL)
-    g_object_set (self->attempt->chat, "buffered-amount-low-threshold", threshold, NULL);
+    natter_channel_set_buffered_amount_low_threshold (self->attempt->chat, threshold);
 }
 
 /**
@@ -1695,7 +1664,7 @@ natter_peer_session_create_channel (NatterPeerSession  *self,
                            "webrtcbin could not create the channel");
       return NULL;
     }
-  channel = natter_channel_new_internal (dc, attempt->context);
+  channel = natter_channel_new_internal (dc, attempt->context, G_PRIORITY_DEFAULT_IDLE);
   g_ptr_array_add (attempt->channels, g_object_ref (channel));
   natter_channel_activate_internal (channel);
   return channel;
