@@ -648,12 +648,37 @@ session_failed (gpointer data)
 }
 
 static void
+count_channel (NatterPeerSession *session,
+               NatterChannel     *channel,
+               guint             *count)
+{
+  (*count)++;
+}
+
+/* Alice, who verified Bob, opens a channel at once: Bob, who cannot verify
+ * her, must never announce it. */
+static void
+open_forged_channel (NatterPeerSession *session,
+                     NatterChannel    **forged)
+{
+  if (*forged == NULL)
+    *forged = natter_peer_session_create_channel (session, "file/forged", NULL);
+}
+
+static void
 test_dtls_certificate_must_match (void)
 {
   Pair *pair = pair_new (0, 0);
   Side *alice = &pair->side[0];
   Side *bob = &pair->side[1];
+  g_autoptr(NatterChannel) forged = NULL;
+  guint bob_channels = 0;
+  gulong forge_id;
   const char *reason;
+
+  forge_id = g_signal_connect (alice->session, "channel-open",
+                               G_CALLBACK (open_forged_channel), &forged);
+  g_signal_connect (bob->session, "channel-added", G_CALLBACK (count_channel), &bob_channels);
 
   /* Alice's offer names a certificate she does not have: DTLS still
    * connects (GStreamer accepts any certificate), and Bob must refuse. */
@@ -674,10 +699,14 @@ test_dtls_certificate_must_match (void)
   natter_test_spin (300);
   g_assert_cmpuint (bob->n_opens, ==, 0);
   g_assert_cmpuint (bob->received->len, ==, 0);
+  g_assert_cmpuint (bob_channels, ==, 0);
   g_assert_cmpint (natter_peer_session_get_state (bob->session), ==, NATTER_SESSION_FAILED);
+  g_test_message ("alice %s a channel before bob refused her",
+                  forged != NULL ? "had opened" : "had not opened");
 
   /* Bob retries, as the client does after a failure, and the honest
    * answer connects the same two sessions. */
+  g_signal_handler_disconnect (alice->session, forge_id);
   pair->alter_fingerprint = FALSE;
   natter_peer_session_connect (bob->session);
   assert_one_connection (pair);
@@ -833,6 +862,95 @@ test_extra_channels (void)
   pair_free (pair);
 }
 
+/* The first side whose connection is up opens a channel from its
+ * "channel-open" handler, before the other side has announced its own
+ * connection: the other side announces the channel only after its
+ * "channel-open" (a channel that arrives before the DTLS check is held back). */
+typedef struct
+{
+  Pair          *pair;
+  int            creator;             /* -1 until one side opened the channel */
+  gboolean       peer_was_connected;  /* the other side's state at that moment */
+  NatterChannel *created;
+  ChannelSink    sink;                /* the other side's */
+  gboolean       announced_in_order;
+} EarlyChannel;
+
+static void
+early_open (NatterPeerSession *session,
+            EarlyChannel      *early)
+{
+  g_autoptr(GError) error = NULL;
+  int side = session == early->pair->side[0].session ? 0 : 1;
+
+  if (early->creator >= 0)
+    return;
+  early->creator = side;
+  early->peer_was_connected =
+    natter_peer_session_get_state (early->pair->side[1 - side].session) == NATTER_SESSION_CONNECTED;
+  early->created = natter_peer_session_create_channel (session, "file/early", &error);
+  g_assert_no_error (error);
+}
+
+static void
+early_added (NatterPeerSession *session,
+             NatterChannel     *channel,
+             EarlyChannel      *early)
+{
+  int side = session == early->pair->side[0].session ? 0 : 1;
+
+  g_assert_cmpint (side, ==, 1 - early->creator);
+  early->announced_in_order =
+    natter_peer_session_get_state (session) == NATTER_SESSION_CONNECTED &&
+    early->pair->side[side].n_opens == 1;
+  on_channel_added (session, channel, &early->sink);
+}
+
+static gboolean
+sink_has_message (gpointer data)
+{
+  return ((ChannelSink *) data)->messages > 0;
+}
+
+static void
+test_early_channel (void)
+{
+  guint held_back = 0;
+
+  for (guint round = 0; round < 6; round++)
+    {
+      Pair *pair = pair_new (0, 0);
+      EarlyChannel early = { pair, -1, FALSE, NULL, { NULL, g_byte_array_new (), 0 }, FALSE };
+      g_autoptr(GBytes) data = g_bytes_new_static ("early", 5);
+      g_autoptr(GError) error = NULL;
+
+      for (int i = 0; i < 2; i++)
+        {
+          g_signal_connect (pair->side[i].session, "channel-open", G_CALLBACK (early_open), &early);
+          g_signal_connect (pair->side[i].session, "channel-added", G_CALLBACK (early_added), &early);
+        }
+      natter_peer_session_connect (pair->side[round % 2].session);
+      assert_one_connection (pair);
+      g_assert_nonnull (early.created);
+      g_assert_true (natter_test_wait_until (channel_open, &early.created, CONNECT_TIMEOUT_MS));
+      g_assert_true (natter_test_wait_until (channel_open, &early.sink.added, CONNECT_TIMEOUT_MS));
+      g_assert_true (early.announced_in_order);
+      g_assert_true (natter_channel_send (early.created, data, &error));
+      g_assert_no_error (error);
+      g_assert_true (natter_test_wait_until (sink_has_message, &early.sink, CONNECT_TIMEOUT_MS));
+      g_assert_cmpmem (early.sink.bytes->data, early.sink.bytes->len, "early", 5);
+      assert_chat_works (pair);
+      held_back += !early.peer_was_connected;
+
+      g_clear_object (&early.created);
+      g_clear_object (&early.sink.added);
+      g_byte_array_unref (early.sink.bytes);
+      pair_free (pair);
+    }
+  g_test_message ("the channel was opened before the other side was connected in %u of 6 rounds",
+                  held_back);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -852,6 +970,7 @@ main (int   argc,
   g_test_add_func ("/peer-session/description-without-fingerprint",
                    test_description_without_fingerprint);
   g_test_add_func ("/peer-session/extra-channels", test_extra_channels);
+  g_test_add_func ("/peer-session/early-channel", test_early_channel);
 
   return g_test_run ();
 }

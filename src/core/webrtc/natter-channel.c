@@ -7,9 +7,7 @@
 #include "natter-channel-private.h"
 
 #include "natter-error.h"
-
-/* Bounds the work of one main-loop dispatch, like the session's own inbox. */
-#define MAX_EVENTS_PER_DISPATCH 64
+#include "natter-inbox.h"
 
 typedef enum
 {
@@ -25,25 +23,15 @@ typedef struct
   GBytes           *data;
 } ChannelEvent;
 
-/* What GStreamer's threads hold: never the channel itself, only a weak ref,
- * so a callback running late cannot resurrect a finished channel. */
-typedef struct
-{
-  gatomicrefcount  ref_count;
-  GMutex           lock;
-  GQueue           events;
-  gboolean         drain_scheduled;
-  gboolean         active;
-  GMainContext    *context;
-  GWeakRef         channel;
-} Inbox;
-
 struct _NatterChannel
 {
   GObject               parent_instance;
 
   GstWebRTCDataChannel *channel;
-  Inbox                *inbox;
+  /* What GStreamer's threads hold: never the channel itself (the inbox has
+   * only a weak ref to it), so a callback running late cannot resurrect a
+   * finished channel. */
+  NatterInbox          *inbox;
   char                 *label;
   NatterChannelState    state;
 };
@@ -80,156 +68,81 @@ channel_event_free (ChannelEvent *event)
   g_free (event);
 }
 
-static Inbox *
-inbox_ref (Inbox *inbox)
-{
-  g_atomic_ref_count_inc (&inbox->ref_count);
-  return inbox;
-}
-
-static void
-inbox_unref (gpointer data)
-{
-  Inbox *inbox = data;
-
-  if (!g_atomic_ref_count_dec (&inbox->ref_count))
-    return;
-  g_queue_clear_full (&inbox->events, (GDestroyNotify) channel_event_free);
-  g_mutex_clear (&inbox->lock);
-  g_weak_ref_clear (&inbox->channel);
-  g_main_context_unref (inbox->context);
-  g_free (inbox);
-}
-
 static void
 inbox_closure_notify (gpointer  data,
                       GClosure *closure)
 {
-  inbox_unref (data);
-}
-
-static void natter_channel_handle_event (NatterChannel *self,
-                                         ChannelEvent  *event);
-
-static gboolean
-inbox_drain (gpointer data)
-{
-  Inbox *inbox = data;
-  g_autoptr(NatterChannel) self = g_weak_ref_get (&inbox->channel);
-
-  for (guint i = 0; i < MAX_EVENTS_PER_DISPATCH; i++)
-    {
-      ChannelEvent *event;
-
-      g_mutex_lock (&inbox->lock);
-      event = g_queue_pop_head (&inbox->events);
-      if (event == NULL)
-        inbox->drain_scheduled = FALSE;
-      g_mutex_unlock (&inbox->lock);
-
-      if (event == NULL)
-        return G_SOURCE_REMOVE;
-      if (self != NULL && self->inbox == inbox)
-        natter_channel_handle_event (self, event);
-      channel_event_free (event);
-    }
-  return G_SOURCE_CONTINUE;
-}
-
-/* Caller holds the lock. */
-static gboolean
-inbox_needs_drain_locked (Inbox *inbox)
-{
-  gboolean schedule = inbox->active && !inbox->drain_scheduled && inbox->events.length > 0;
-
-  if (schedule)
-    inbox->drain_scheduled = TRUE;
-  return schedule;
+  natter_inbox_unref (data);
 }
 
 static void
-inbox_schedule_drain (Inbox *inbox)
-{
-  g_autoptr(GSource) source = g_idle_source_new ();
-
-  /* Always an idle, even on the main thread: never re-enter a caller that
-   * is inside a webrtcbin action. */
-  g_source_set_callback (source, inbox_drain, inbox_ref (inbox), inbox_unref);
-  g_source_set_static_name (source, "[natter] channel events");
-  g_source_attach (source, inbox->context);
-}
-
-static void
-inbox_post (Inbox            *inbox,
+inbox_post (NatterInbox      *inbox,
             ChannelEventKind  kind,
             GBytes           *data)
 {
   ChannelEvent *event = g_new0 (ChannelEvent, 1);
-  gboolean schedule;
 
   event->kind = kind;
   event->data = data;
-  g_mutex_lock (&inbox->lock);
-  g_queue_push_tail (&inbox->events, event);
-  schedule = inbox_needs_drain_locked (inbox);
-  g_mutex_unlock (&inbox->lock);
-  if (schedule)
-    inbox_schedule_drain (inbox);
+  natter_inbox_post (inbox, event);
 }
 
 static void
-on_open (GObject *channel,
-         Inbox   *inbox)
+on_open (GObject     *channel,
+         NatterInbox *inbox)
 {
   inbox_post (inbox, CHANNEL_EVENT_OPEN, NULL);
 }
 
 static void
-on_close (GObject *channel,
-          Inbox   *inbox)
+on_close (GObject     *channel,
+          NatterInbox *inbox)
 {
   inbox_post (inbox, CHANNEL_EVENT_CLOSE, NULL);
 }
 
 static void
-on_error (GObject *channel,
-          GError  *error,
-          Inbox   *inbox)
+on_error (GObject     *channel,
+          GError      *error,
+          NatterInbox *inbox)
 {
   inbox_post (inbox, CHANNEL_EVENT_CLOSE, NULL);
 }
 
 static void
-on_message_data (GObject *channel,
-                 GBytes  *data,
-                 Inbox   *inbox)
+on_message_data (GObject     *channel,
+                 GBytes      *data,
+                 NatterInbox *inbox)
 {
   /* webrtcbin hands out NULL for an empty binary message. */
   inbox_post (inbox, CHANNEL_EVENT_DATA, data != NULL ? g_bytes_ref (data) : g_bytes_new (NULL, 0));
 }
 
 static void
-on_message_string (GObject    *channel,
-                   const char *str,
-                   Inbox      *inbox)
+on_message_string (GObject     *channel,
+                   const char  *str,
+                   NatterInbox *inbox)
 {
   inbox_post (inbox, CHANNEL_EVENT_DATA, g_bytes_new (str, str != NULL ? strlen (str) : 0));
 }
 
 static void
-on_buffered_amount_low (GObject *channel,
-                        Inbox   *inbox)
+on_buffered_amount_low (GObject     *channel,
+                        NatterInbox *inbox)
 {
   inbox_post (inbox, CHANNEL_EVENT_LOW, NULL);
 }
 
 static void
-inbox_connect (Inbox      *inbox,
-               gpointer    instance,
-               const char *signal,
-               GCallback   callback)
+inbox_connect (NatterInbox *inbox,
+               gpointer     instance,
+               const char  *signal,
+               GCallback    callback)
 {
-  g_signal_connect_data (instance, signal, callback, inbox_ref (inbox), inbox_closure_notify, 0);
+  /* Each handler owns a reference: one already running on a streaming
+   * thread while we disconnect it keeps the inbox alive. */
+  g_signal_connect_data (instance, signal, callback, natter_inbox_ref (inbox),
+                         inbox_closure_notify, 0);
 }
 
 /* ---- the channel: main context ------------------------------------------ */
@@ -245,11 +158,16 @@ natter_channel_set_state (NatterChannel      *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
 }
 
+/* The inbox's handler: @owner is the channel, held for the call. */
 static void
-natter_channel_handle_event (NatterChannel *self,
-                             ChannelEvent  *event)
+natter_channel_handle_event (GObject     *owner,
+                             NatterInbox *inbox,
+                             gpointer     data)
 {
-  if (self->state == NATTER_CHANNEL_CLOSED)
+  NatterChannel *self = NATTER_CHANNEL (owner);
+  ChannelEvent *event = data;
+
+  if (self->inbox != inbox || self->state == NATTER_CHANNEL_CLOSED)
     return;
 
   switch (event->kind)
@@ -289,7 +207,7 @@ natter_channel_finalize (GObject *object)
 {
   NatterChannel *self = NATTER_CHANNEL (object);
 
-  g_clear_pointer (&self->inbox, inbox_unref);
+  g_clear_pointer (&self->inbox, natter_inbox_unref);
   g_free (self->label);
   G_OBJECT_CLASS (natter_channel_parent_class)->finalize (object);
 }
@@ -357,10 +275,11 @@ natter_channel_init (NatterChannel *self)
 
 NatterChannel *
 natter_channel_new_internal (GstWebRTCDataChannel *channel,
-                             GMainContext         *context)
+                             GMainContext         *context,
+                             int                   priority)
 {
   NatterChannel *self;
-  Inbox *inbox;
+  NatterInbox *inbox;
 
   g_return_val_if_fail (GST_IS_WEBRTC_DATA_CHANNEL (channel), NULL);
 
@@ -368,12 +287,10 @@ natter_channel_new_internal (GstWebRTCDataChannel *channel,
   self->channel = g_object_ref (channel);
   g_object_get (channel, "label", &self->label, NULL);
 
-  inbox = g_new0 (Inbox, 1);
-  g_atomic_ref_count_init (&inbox->ref_count);
-  g_mutex_init (&inbox->lock);
-  g_queue_init (&inbox->events);
-  g_weak_ref_init (&inbox->channel, self);
-  inbox->context = g_main_context_ref (context);
+  /* Gated: nothing is delivered before natter_channel_activate_internal(). */
+  inbox = natter_inbox_new (context, priority, "[natter] channel events",
+                            G_OBJECT (self), natter_channel_handle_event,
+                            (GDestroyNotify) channel_event_free, TRUE);
   self->inbox = inbox;
 
   inbox_connect (inbox, channel, "on-open", G_CALLBACK (on_open));
@@ -389,7 +306,6 @@ void
 natter_channel_activate_internal (NatterChannel *self)
 {
   GstWebRTCDataChannelState ready = GST_WEBRTC_DATA_CHANNEL_STATE_CONNECTING;
-  gboolean schedule;
 
   g_return_if_fail (NATTER_IS_CHANNEL (self));
 
@@ -399,12 +315,7 @@ natter_channel_activate_internal (NatterChannel *self)
   if (ready == GST_WEBRTC_DATA_CHANNEL_STATE_OPEN)
     natter_channel_set_state (self, NATTER_CHANNEL_OPEN);
 
-  g_mutex_lock (&self->inbox->lock);
-  self->inbox->active = TRUE;
-  schedule = inbox_needs_drain_locked (self->inbox);
-  g_mutex_unlock (&self->inbox->lock);
-  if (schedule)
-    inbox_schedule_drain (self->inbox);
+  natter_inbox_activate (self->inbox);
 }
 
 void
@@ -414,6 +325,8 @@ natter_channel_shutdown_internal (NatterChannel *self)
 
   if (self->channel != NULL)
     g_signal_handlers_disconnect_by_data (self->channel, self->inbox);
+  /* What is still queued is dropped, and so is anything posted later. */
+  natter_inbox_close (self->inbox);
   natter_channel_set_state (self, NATTER_CHANNEL_CLOSED);
 }
 
