@@ -53,6 +53,16 @@ owner_new (Record *record)
   return owner;
 }
 
+static NatterInbox *
+inbox_for (GObject            *owner,
+           NatterInboxHandler  handler,
+           int                 priority,
+           gboolean            gated)
+{
+  return natter_inbox_new (g_main_context_default (), priority, "test", owner, handler,
+                           event_free, gated);
+}
+
 static void
 drain_all (void)
 {
@@ -65,8 +75,7 @@ test_order (void)
 {
   Record record = { 0 };
   g_autoptr(GObject) owner = owner_new (&record);
-  g_autoptr(NatterInbox) inbox = natter_inbox_new (g_main_context_default (), G_PRIORITY_DEFAULT,
-                                                   "test", owner, record_event, event_free, FALSE);
+  g_autoptr(NatterInbox) inbox = inbox_for (owner, record_event, G_PRIORITY_DEFAULT, FALSE);
 
   freed = 0;
   for (guint i = 0; i < 500; i++)
@@ -86,8 +95,7 @@ test_cap (void)
 {
   Record record = { 0 };
   g_autoptr(GObject) owner = owner_new (&record);
-  g_autoptr(NatterInbox) inbox = natter_inbox_new (g_main_context_default (), G_PRIORITY_DEFAULT,
-                                                   "test", owner, record_event, event_free, FALSE);
+  g_autoptr(NatterInbox) inbox = inbox_for (owner, record_event, G_PRIORITY_DEFAULT, FALSE);
 
   for (guint i = 0; i < 3 * NATTER_INBOX_MAX_PER_DISPATCH + 5; i++)
     natter_inbox_post (inbox, event_new (i));
@@ -105,8 +113,7 @@ test_gate (void)
 {
   Record record = { 0 };
   g_autoptr(GObject) owner = owner_new (&record);
-  g_autoptr(NatterInbox) inbox = natter_inbox_new (g_main_context_default (), G_PRIORITY_DEFAULT,
-                                                   "test", owner, record_event, event_free, TRUE);
+  g_autoptr(NatterInbox) inbox = inbox_for (owner, record_event, G_PRIORITY_DEFAULT, TRUE);
 
   for (guint i = 0; i < 10; i++)
     natter_inbox_post (inbox, event_new (i));
@@ -127,8 +134,7 @@ test_close (void)
 {
   Record record = { 0 };
   g_autoptr(GObject) owner = owner_new (&record);
-  g_autoptr(NatterInbox) inbox = natter_inbox_new (g_main_context_default (), G_PRIORITY_DEFAULT,
-                                                   "test", owner, record_event, event_free, FALSE);
+  g_autoptr(NatterInbox) inbox = inbox_for (owner, record_event, G_PRIORITY_DEFAULT, FALSE);
 
   freed = 0;
   for (guint i = 0; i < 10; i++)
@@ -157,8 +163,7 @@ test_close_from_handler (void)
 {
   Record record = { 0 };
   g_autoptr(GObject) owner = owner_new (&record);
-  g_autoptr(NatterInbox) inbox = natter_inbox_new (g_main_context_default (), G_PRIORITY_DEFAULT,
-                                                   "test", owner, close_on_first, event_free, FALSE);
+  g_autoptr(NatterInbox) inbox = inbox_for (owner, close_on_first, G_PRIORITY_DEFAULT, FALSE);
 
   freed = 0;
   for (guint i = 0; i < 5; i++)
@@ -174,8 +179,7 @@ test_vanished_owner (void)
 {
   Record record = { 0 };
   GObject *owner = owner_new (&record);
-  g_autoptr(NatterInbox) inbox = natter_inbox_new (g_main_context_default (), G_PRIORITY_DEFAULT,
-                                                   "test", owner, record_event, event_free, FALSE);
+  g_autoptr(NatterInbox) inbox = inbox_for (owner, record_event, G_PRIORITY_DEFAULT, FALSE);
 
   freed = 0;
   natter_inbox_post (inbox, event_new (1));
@@ -206,8 +210,7 @@ test_other_threads (void)
 {
   Record record = { 0 };
   g_autoptr(GObject) owner = owner_new (&record);
-  g_autoptr(NatterInbox) inbox = natter_inbox_new (g_main_context_default (), G_PRIORITY_DEFAULT,
-                                                   "test", owner, record_event, event_free, FALSE);
+  g_autoptr(NatterInbox) inbox = inbox_for (owner, record_event, G_PRIORITY_DEFAULT, FALSE);
   GThread *threads[POSTERS];
   GObject *args[POSTERS];
   guint next[POSTERS] = { 0 };
@@ -250,10 +253,8 @@ test_priority (void)
 {
   Record record = { 0 };
   g_autoptr(GObject) owner = owner_new (&record);
-  g_autoptr(NatterInbox) idle = natter_inbox_new (g_main_context_default (), G_PRIORITY_DEFAULT_IDLE,
-                                                  "idle", owner, record_event, event_free, FALSE);
-  g_autoptr(NatterInbox) normal = natter_inbox_new (g_main_context_default (), G_PRIORITY_DEFAULT,
-                                                    "default", owner, record_event, event_free, FALSE);
+  g_autoptr(NatterInbox) idle = inbox_for (owner, record_event, G_PRIORITY_DEFAULT_IDLE, FALSE);
+  g_autoptr(NatterInbox) normal = inbox_for (owner, record_event, G_PRIORITY_DEFAULT, FALSE);
 
   /* Posted first, but at idle priority: handled after the default one. */
   natter_inbox_post (idle, event_new (1));
